@@ -1,0 +1,2 @@
+/** Placeholder until the benchmarks land. */
+package org.mpsafe.bench;

@@ -1,0 +1,2 @@
+/** The machine. */
+package org.mpsafe.kern;

@@ -1,0 +1,2 @@
+/** Placeholder until the port lands. */
+package org.mpsafe.net;
