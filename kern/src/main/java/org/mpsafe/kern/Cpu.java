@@ -1,0 +1,101 @@
+package org.mpsafe.kern;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code struct cpu_info}: one virtual CPU of a {@link Machine}.
+ *
+ * <p>At most one LWP runs on a CPU at any instant ({@link #curlwp()}); the fields below marked
+ * "owned by the CPU" are read and written only by that LWP, without atomics, which is safe
+ * because every change of owner goes through the scheduler lock (see {@link Scheduler}).
+ */
+public final class Cpu implements KObject {
+  /** {@code SPCF_RUNNING}: the CPU takes part in low-priority xcall broadcasts. */
+  public static final int SPCF_RUNNING = 0x0004;
+
+  private final long kaddr = Kaddr.alloc();
+  private final int index;
+  private final String name;
+  final Machine machine;
+
+  /** The LWP holding this CPU; written under the scheduler lock. */
+  volatile Lwp owner;
+  /** Owned by the CPU: the IPL of the running context. */
+  int ipl = Ipl.IPL_NONE;
+  /** Owned by the CPU: spin mutexes held ({@code ci_mtx_count}) and the IPL to go back to. */
+  int mtxCount;
+  int mtxOldspl;
+  /** {@code spc_flags}; written at boot and by {@link #setSpcFlags}. */
+  private volatile int spcFlags = SPCF_RUNNING;
+
+  /**
+   * The highest priority of an LWP waiting for this CPU that outranks its owner, or
+   * {@link Scheduler#NO_WANT}: the plain read every preemption point makes.
+   */
+  volatile int wantPri = Scheduler.NO_WANT;
+  /** True while any LWP waits for this CPU (yield points hand over to it). */
+  volatile boolean anyWaiter;
+  /** LWPs bound to this CPU and waiting for it, by priority then arrival; under the lock. */
+  final List<Lwp> runq = new ArrayList<>();
+
+  /** The softint LWPs of this CPU, by soft level (index = IPL); set at boot. */
+  final Lwp[] softintLwps = new Lwp[Ipl.IPL_SOFTSERIAL + 1];
+  /** Pending softint handlers per soft level: a bit per handle; see {@link Softint}. */
+  final java.util.concurrent.atomic.AtomicLongArray softPending =
+      new java.util.concurrent.atomic.AtomicLongArray(Ipl.IPL_SOFTSERIAL + 1);
+
+  /** Owned by the CPU: this CPU's trace ring. */
+  final Trace.Ring trace;
+
+  Cpu(Machine machine, int index, int traceSize) {
+    this.machine = machine;
+    this.index = index;
+    this.name = "cpu" + index;
+    this.trace = new Trace.Ring(index, traceSize);
+  }
+
+  /** {@code cpu_index(ci)}. */
+  public int index() {
+    return index;
+  }
+
+  /** {@code cpu_name(ci)}: {@code cpuN}. */
+  public String name() {
+    return name;
+  }
+
+  public Machine machine() {
+    return machine;
+  }
+
+  /** {@code ci->ci_curlwp}: the LWP running here, or null when idle. Racy outside the CPU. */
+  public Lwp curlwp() {
+    return owner;
+  }
+
+  /** {@code ci->ci_schedstate.spc_flags}. */
+  public int spcFlags() {
+    return spcFlags;
+  }
+
+  /** Sets {@code spc_flags} (e.g. clears {@link #SPCF_RUNNING} to take the CPU offline). */
+  public void setSpcFlags(int flags) {
+    this.spcFlags = flags;
+  }
+
+  /** Owned by the CPU: the current IPL. Racy when read from another CPU. */
+  public int ipl() {
+    return ipl;
+  }
+
+  @Override
+  public long kaddr() {
+    return kaddr;
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+}

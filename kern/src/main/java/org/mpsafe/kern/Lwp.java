@@ -1,0 +1,173 @@
+package org.mpsafe.kern;
+
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * {@code struct lwp}: a kernel light-weight process, carried by one Java platform thread.
+ *
+ * <p>An LWP runs kernel code only while it holds a {@link Cpu}. It gives the CPU up whenever it
+ * blocks (mutex, condvar, rwlock, kpause) and takes one back before it returns; a bound LWP
+ * ({@link #LP_BOUND}) always comes back to its own CPU, an unbound one to whichever is free.
+ *
+ * <p>Fields marked "owned by the LWP" are touched only by its own thread.
+ */
+public final class Lwp implements KObject {
+  /** {@code LP_BOUND}: the LWP never leaves its CPU. */
+  public static final int LP_BOUND = 0x0001;
+  /** {@code LP_INTR}: a softint LWP; {@code cpu_softintr_p()} is true in it. */
+  public static final int LP_INTR = 0x0002;
+
+  /** Scheduler states, as the watchdog and {@code ps} show them. */
+  public enum State { NEW, ONPROC, RUNNABLE, SLEEP, IDLE, ZOMBIE }
+
+  private final long kaddr = Kaddr.alloc();
+  private final Machine machine;
+  private final int id;
+  private final String name;
+  final int pri;
+  final Thread thread;
+
+  /** Owned by the LWP: {@code l_pflag}. */
+  int pflag;
+  /** Owned by the LWP: {@code l_nopreempt}. */
+  int nopreempt;
+  /** Owned by the LWP: {@code l_psrefs}, counted when psref's per-LWP accounting is on. */
+  public int psrefs;
+  /** Owned by the LWP: nesting depth of pserialize read sections. */
+  public int pserializeDepth;
+  /** The CPU it is bound to, or null. */
+  volatile Cpu boundCpu;
+  /** The CPU it runs on now, or ran on last; written under the scheduler lock. */
+  volatile Cpu cpu;
+  /** The IPL saved while the LWP is off its CPU. */
+  int savedIpl;
+  /** Set by the scheduler when it hands this LWP a CPU. */
+  volatile Cpu granted;
+  /** Set by whoever wakes this LWP from a sleep. */
+  volatile boolean woken;
+  /** For a softint LWP, the soft IPL it serves; 0 otherwise. */
+  int softLevel;
+  /** Arrival order in a run queue; under the scheduler lock. */
+  long seq;
+
+  volatile State state = State.NEW;
+  /** What it sleeps on (a wait channel name), for the watchdog. */
+  volatile String wchan;
+  /** System.nanoTime() when it started to sleep or wait for a CPU. */
+  volatile long since;
+  /** True while its sleep is an idle wait for work, which the watchdog ignores. */
+  volatile boolean idleWait;
+  private final KStack stack = new KStack(this);
+
+  Lwp(Machine machine, int id, String name, int pri, int pflag, Cpu bound, Runnable body) {
+    this.machine = machine;
+    this.id = id;
+    this.name = name;
+    this.pri = pri;
+    this.pflag = pflag;
+    this.boundCpu = bound;
+    this.cpu = bound;
+    this.thread = body == null ? Thread.currentThread() : new LwpThread(this, body);
+  }
+
+  /** {@code curlwp}: the LWP of the calling thread; panics-free null check is the caller's. */
+  public static Lwp current() {
+    Lwp l = currentOrNull();
+    if (l == null) {
+      throw new IllegalStateException(
+          "not on an LWP: run kernel code in a kthread or Machine.run(...), thread "
+              + Thread.currentThread().getName());
+    }
+    return l;
+  }
+
+  /** The calling thread's LWP, or null for a plain host thread. */
+  public static Lwp currentOrNull() {
+    Thread t = Thread.currentThread();
+    if (t instanceof LwpThread lt) {
+      return lt.lwp;
+    }
+    return Machine.adoptedLwp();
+  }
+
+  public Machine machine() {
+    return machine;
+  }
+
+  /** The LWP id ({@code l_lid}), unique in its machine. */
+  public int id() {
+    return id;
+  }
+
+  /** The name {@code ps} shows, e.g. {@code xcall/1}; also the host thread's name. */
+  public String name() {
+    return name;
+  }
+
+  public int priority() {
+    return pri;
+  }
+
+  /** {@code l_pflag}. */
+  public int pflag() {
+    return pflag;
+  }
+
+  /** {@code l_nopreempt}. */
+  public int nopreempt() {
+    return nopreempt;
+  }
+
+  /** The CPU it runs on (owned by the LWP while it holds a CPU). */
+  public Cpu cpu() {
+    return cpu;
+  }
+
+  public boolean isBound() {
+    return (pflag & LP_BOUND) != 0;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  public String wchan() {
+    return wchan;
+  }
+
+  /** Its kernel stack, where C would keep locals whose address is taken. */
+  public KStack stack() {
+    return stack;
+  }
+
+  /** Blocks the thread until {@link #woken}, the deadline (0 = none) or the machine stops. */
+  boolean parkUntilWoken(long deadlineNanos) {
+    while (!woken) {
+      machine.checkRunning();
+      if (deadlineNanos == 0) {
+        LockSupport.park(this);
+      } else {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        LockSupport.parkNanos(this, left);
+      }
+    }
+    return true;
+  }
+
+  void unpark() {
+    LockSupport.unpark(thread);
+  }
+
+  @Override
+  public long kaddr() {
+    return kaddr;
+  }
+
+  @Override
+  public String toString() {
+    return name + "(" + id + ")";
+  }
+}

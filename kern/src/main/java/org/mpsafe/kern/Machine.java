@@ -1,0 +1,431 @@
+package org.mpsafe.kern;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * A machine of virtual CPUs on which ported NetBSD code runs: the rump kernel's model
+ * ({@code sys/rump/librump/rumpkern/scheduler.c}) with priority preemption at preemption points.
+ *
+ * <pre>{@code
+ * try (Machine m = Machine.boot(MachineConfig.of(4))) {
+ *   Lwp l = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> work(), "worker/1");
+ *   ...
+ *   m.panic().ifPresent(p -> System.out.println(p.headline()));
+ * }   // shutdown: every LWP stopped and joined
+ * }</pre>
+ *
+ * <p>Lifecycle: boot, run, then one of panic, hang (watchdog) or shutdown stops the machine:
+ * from then on no LWP runs kernel code (each unwinds at its next preemption point, CPU request
+ * or wakeup with {@link MachineStopped}). {@link #shutdown()} (and {@code close}) stops and
+ * joins every LWP, also after a panic; no thread is left behind.
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * Every LWP is a platform thread (LwpThread) or a host thread adopted for the length of a
+ * run(...) call. Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
+ * panic wins (panicRef CAS); later panics in other LWPs (a common cascade) unwind their LWPs and
+ * are not recorded. Differences from NetBSD: no hardware interrupts (cpu_intr_p() is false);
+ * no time slicing except at yield(); see docs/netbsd-map.md.
+ * </pre>
+ */
+public final class Machine implements AutoCloseable {
+  /** {@code KTHREAD_MPSAFE}: accepted and ignored (every LWP is MP-safe here). */
+  public static final int KTHREAD_MPSAFE = 0x01;
+
+  /** How a machine ended. */
+  public enum Outcome { RUNNING, PANIC, HANG, SHUTDOWN }
+
+  private static final ThreadLocal<Lwp> ADOPTED = new ThreadLocal<>();
+  private static final System.Logger LOG = System.getLogger(Machine.class.getName());
+
+  private final MachineConfig config;
+  private final Cpu[] cpus;
+  final Scheduler sched;
+  private final Softint softint;
+  private final long bootNanos;
+  private final AtomicInteger nextLid = new AtomicInteger();
+  private final List<Lwp> lwps = new CopyOnWriteArrayList<>();
+  private final AtomicReference<Panic> panicRef = new AtomicReference<>();
+  private final AtomicReference<HangReport> hangRef = new AtomicReference<>();
+  private final Map<Object, Object> subsystems = new ConcurrentHashMap<>();
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final List<Runnable> stopListeners = new CopyOnWriteArrayList<>();
+  private volatile boolean running = true;
+  private volatile Outcome outcome = Outcome.RUNNING;
+  private final Thread watchdog;
+
+  private Machine(MachineConfig config) {
+    this.config = config;
+    this.bootNanos = System.nanoTime();
+    this.cpus = new Cpu[config.ncpu()];
+    for (int i = 0; i < cpus.length; i++) {
+      cpus[i] = new Cpu(this, i, config.traceSize());
+      cpus[i].trace.start(bootNanos);
+    }
+    this.sched = new Scheduler(this, cpus);
+    this.softint = new Softint(this);
+    for (Cpu c : cpus) {
+      softint.attach(c);
+    }
+    this.watchdog = config.watchdog().isZero() ? null : new Thread(this::watchdogLoop,
+        "mpsafe-watchdog");
+    if (watchdog != null) {
+      watchdog.setDaemon(true);
+    }
+  }
+
+  /** Boots a machine: CPUs, softint LWPs, the watchdog. */
+  public static Machine boot(MachineConfig config) {
+    Machine m = new Machine(config);
+    for (Lwp l : m.lwps) {
+      l.thread.start();
+    }
+    if (m.watchdog != null) {
+      m.watchdog.start();
+    }
+    return m;
+  }
+
+  public MachineConfig config() {
+    return config;
+  }
+
+  /** {@code ncpu}. */
+  public int ncpu() {
+    return cpus.length;
+  }
+
+  /** {@code cpu_lookup(i)}. */
+  public Cpu cpu(int index) {
+    return cpus[index];
+  }
+
+  public List<Cpu> cpus() {
+    return List.of(cpus);
+  }
+
+  public Softint softint() {
+    return softint;
+  }
+
+  public int hz() {
+    return config.hz();
+  }
+
+  /** {@code getticks()}. */
+  public int getticks() {
+    return (int) ((System.nanoTime() - bootNanos) * config.hz() / 1_000_000_000L);
+  }
+
+  long ticksToNanos(int ticks) {
+    return ticks * (1_000_000_000L / config.hz());
+  }
+
+  /** Nanoseconds since boot. */
+  public long uptimeNanos() {
+    return System.nanoTime() - bootNanos;
+  }
+
+  /**
+   * The subsystem of type {@code key} attached to this machine, made by {@code factory} on first
+   * use (e.g. the xcall state of this machine).
+   */
+  @SuppressWarnings("unchecked")
+  public <T> T subsystem(Class<T> key, Function<Machine, T> factory) {
+    Object v = subsystems.get(key);
+    if (v == null) {
+      synchronized (subsystems) {
+        v = subsystems.get(key);
+        if (v == null) {
+          v = factory.apply(this);
+          subsystems.put(key, v);
+        }
+      }
+    }
+    return (T) v;
+  }
+
+  /**
+   * {@code kthread_create(pri, flags, ci, func, arg, NULL, name)}: a kernel thread, bound to
+   * {@code ci} when given, started at once.
+   */
+  public Lwp kthreadCreate(int pri, int flags, Cpu ci, Runnable fn, String name) {
+    if (fn == null || name == null) {
+      throw new IllegalArgumentException("kthread_create needs a function and a name");
+    }
+    if (ci != null && ci.machine != this) {
+      throw new IllegalArgumentException("cpu " + ci + " belongs to another machine");
+    }
+    checkRunning();
+    Lwp l = newLwp(name, pri, ci != null ? Lwp.LP_BOUND : 0, ci, fn);
+    l.thread.start();
+    return l;
+  }
+
+  Lwp newLwp(String name, int pri, int pflag, Cpu bound, Runnable fn) {
+    Lwp[] self = new Lwp[1];
+    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, pri, pflag, bound,
+        () -> lwpMain(self[0], fn));
+    self[0] = l;
+    lwps.add(l);
+    return l;
+  }
+
+  private void lwpMain(Lwp l, Runnable fn) {
+    try {
+      sched.acquire(l);
+      fn.run();
+      kthreadExit(l);
+    } catch (KernelPanic | MachineStopped e) {
+      // recorded (panic) or expected (stop): the LWP just ends
+    } catch (Throwable t) {
+      try {
+        panicNow(l, Kassert.format("kthread %s: uncaught %s", l.name(), t));
+      } catch (KernelPanic ignored) {
+        // recorded
+      }
+      LOG.log(System.Logger.Level.DEBUG, "LWP " + l.name() + " threw", t);
+    } finally {
+      l.state = Lwp.State.ZOMBIE;
+    }
+  }
+
+  private void kthreadExit(Lwp l) {
+    Kassert.kassertMsg(l.psrefs == 0, "l->l_psrefs == 0", "sys/kern/kern_lwp.c", 1094,
+        "%s: l_psrefs=%d", "lwp_exit", l.psrefs);
+    sched.release(l, Lwp.State.ZOMBIE);
+  }
+
+  /**
+   * Runs {@code body} on this machine in the calling host thread, adopted as an unbound LWP
+   * named {@code name} for the call ({@code rump_schedule} / {@code rump_unschedule}).
+   * A panic in {@code body} is thrown here as {@link KernelPanic}.
+   */
+  public void run(String name, Runnable body) {
+    call(name, () -> {
+      body.run();
+      return null;
+    });
+  }
+
+  /** {@link #run} returning a value. */
+  public <T> T call(String name, Supplier<T> body) {
+    if (Lwp.currentOrNull() != null) {
+      throw new IllegalStateException("already on an LWP: " + Lwp.currentOrNull());
+    }
+    checkRunning();
+    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, 0, null, null);
+    lwps.add(l);
+    ADOPTED.set(l);
+    try {
+      sched.acquire(l);
+      T v = body.get();
+      kthreadExit(l);
+      return v;
+    } catch (KernelPanic | MachineStopped e) {
+      throw e;
+    } catch (RuntimeException | Error e) {
+      if (running && l.state == Lwp.State.ONPROC) {
+        sched.release(l, Lwp.State.ZOMBIE);
+      }
+      throw e;
+    } finally {
+      l.state = Lwp.State.ZOMBIE;
+      ADOPTED.remove();
+      lwps.remove(l);
+    }
+  }
+
+  static Lwp adoptedLwp() {
+    return ADOPTED.get();
+  }
+
+  /** True until a panic, a hang or shutdown. */
+  public boolean running() {
+    return running;
+  }
+
+  /** Throws {@link MachineStopped} once the machine has stopped. */
+  public void checkRunning() {
+    if (!running) {
+      throw new MachineStopped("machine stopped: " + outcome);
+    }
+  }
+
+  public Outcome outcome() {
+    return outcome;
+  }
+
+  /** The first panic, if the machine panicked. */
+  public Optional<Panic> panic() {
+    return Optional.ofNullable(panicRef.get());
+  }
+
+  /** The watchdog's report, if it found a hang. */
+  public Optional<HangReport> hang() {
+    return Optional.ofNullable(hangRef.get());
+  }
+
+  /** Waits up to {@code timeout} for the machine to stop; true if it has. */
+  public boolean awaitStop(Duration timeout) throws InterruptedException {
+    return stopped.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /** Runs {@code r} (in the stopping thread) when the machine stops; at once if it has. */
+  public void onStop(Runnable r) {
+    stopListeners.add(r);
+    if (!running) {
+      r.run();
+    }
+  }
+
+  /** Records a panic (the first one wins), stops every CPU, returns the exception to throw. */
+  KernelPanic panicNow(Lwp l, String message) {
+    Cpu c = l.cpu;
+    if (c != null && c.owner == l) {
+      c.trace.add(Trace.PANIC, l.id(), 0, 0);
+    }
+    List<Trace.Event> trace = new ArrayList<>();
+    for (Cpu x : cpus) {
+      trace.addAll(x.trace.snapshot());
+    }
+    trace.sort(Comparator.comparingLong(Trace.Event::nanos));
+    Panic p = new Panic(message, c == null ? -1 : c.index(), l.name(), uptimeNanos(),
+        List.copyOf(Arrays.asList(Thread.currentThread().getStackTrace())), List.copyOf(trace));
+    if (panicRef.compareAndSet(null, p)) {
+      stop(Outcome.PANIC);
+    }
+    return new KernelPanic(p);
+  }
+
+  private void stop(Outcome why) {
+    synchronized (this) {
+      if (!running) {
+        return;
+      }
+      outcome = why;
+      running = false;
+    }
+    sched.stopAll();
+    for (Lwp l : lwps) {
+      if (l.thread != Thread.currentThread()) {
+        l.unpark();
+      }
+    }
+    stopped.countDown();
+    for (Runnable r : stopListeners) {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "stop listener threw", e);
+      }
+    }
+  }
+
+  /**
+   * Stops the machine (if still running) and joins every LWP and the watchdog. Returns the
+   * names of threads that did not end within 10 s (an LWP looping without a preemption point);
+   * empty when all ended.
+   */
+  public List<String> shutdown() {
+    stop(Outcome.SHUTDOWN);
+    List<String> alive = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    List<Thread> threads = new ArrayList<>();
+    for (Lwp l : lwps) {
+      if (l.thread instanceof LwpThread && l.thread != Thread.currentThread()) {
+        threads.add(l.thread);
+      }
+    }
+    if (watchdog != null && watchdog != Thread.currentThread()) {
+      threads.add(watchdog);
+    }
+    for (Thread t : threads) {
+      try {
+        LockSupportUnpark.unpark(t);
+        t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (t.isAlive()) {
+        alive.add(t.getName());
+      }
+    }
+    return alive;
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  /** A snapshot of every LWP: {@code name state wchan cpu}. */
+  public List<String> ps() {
+    List<String> out = new ArrayList<>();
+    long now = System.nanoTime();
+    for (Lwp l : lwps) {
+      Lwp.State s = l.state;
+      String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
+      long since = l.since;
+      Cpu c = l.cpu;
+      out.add(String.format("%-12s lid=%-3d %-8s %-10s %s%s", l.name(), l.id(), s,
+          w == null ? "-" : w, c == null ? "-" : c.name(),
+          since != 0 && s != Lwp.State.ONPROC ? " for " + (now - since) / 1_000_000 + " ms" : ""));
+    }
+    return out;
+  }
+
+  /** The LWPs of this machine (a snapshot). */
+  public List<Lwp> lwps() {
+    return List.copyOf(lwps);
+  }
+
+  private void watchdogLoop() {
+    long limit = config.watchdog().toNanos();
+    long period = Math.max(10_000_000L, Math.min(1_000_000_000L, limit / 4));
+    while (running) {
+      try {
+        if (stopped.await(period, TimeUnit.NANOSECONDS)) {
+          return;
+        }
+      } catch (InterruptedException e) {
+        return;
+      }
+      long now = System.nanoTime();
+      for (Lwp l : lwps) {
+        Lwp.State s = l.state;
+        long since = l.since;
+        boolean blocked = (s == Lwp.State.SLEEP && !l.idleWait) || s == Lwp.State.RUNNABLE;
+        if (blocked && since != 0 && now - since > limit && running) {
+          String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
+          if (hangRef.compareAndSet(null, new HangReport(l.name(), w, now - since, ps()))) {
+            stop(Outcome.HANG);
+          }
+          return;
+        }
+      }
+    }
+  }
+
+  /** Package-private helper so shutdown can nudge a parked thread. */
+  private static final class LockSupportUnpark {
+    static void unpark(Thread t) {
+      java.util.concurrent.locks.LockSupport.unpark(t);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package org.mpsafe.kern;
+
+import java.util.ArrayDeque;
+
+/**
+ * A sleep queue ({@code sys/kern/kern_sleepq.c} in spirit): LWPs blocked on one object, woken in
+ * FIFO order. Sleeping gives the CPU up and takes one back after the wakeup.
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * The queue itself is guarded by its monitor (the sleepq lock). {@link #nonEmpty} is the volatile
+ * flag a waker reads without the lock; sleepers set it before they re-check their condition and
+ * wakers clear the condition before they read it, so one of the two always sees the other
+ * (Dekker over volatiles), and no wakeup is lost.
+ * </pre>
+ */
+final class Sleepq {
+  private final ArrayDeque<Lwp> q = new ArrayDeque<>();
+  volatile boolean nonEmpty;
+
+  synchronized void enqueue(Lwp l) {
+    l.woken = false;
+    q.add(l);
+    nonEmpty = true;
+  }
+
+  /** Removes {@code l} if still queued (a timeout); false if a waker took it first. */
+  synchronized boolean remove(Lwp l) {
+    boolean r = q.remove(l);
+    nonEmpty = !q.isEmpty();
+    return r;
+  }
+
+  synchronized boolean wakeOne() {
+    Lwp l = q.poll();
+    nonEmpty = !q.isEmpty();
+    if (l == null) {
+      return false;
+    }
+    l.woken = true;
+    l.unpark();
+    return true;
+  }
+
+  synchronized int wakeAll() {
+    int n = 0;
+    for (Lwp l; (l = q.poll()) != null; n++) {
+      l.woken = true;
+      l.unpark();
+    }
+    nonEmpty = false;
+    return n;
+  }
+
+  /**
+   * Blocks {@code l} (already enqueued) until woken or until {@code deadlineNanos} (0 = none),
+   * with its CPU given up meanwhile. Returns true when woken. Throws {@link MachineStopped}
+   * (holding no CPU) if the machine stops.
+   */
+  boolean block(Lwp l, String wchan, long deadlineNanos) {
+    Machine m = l.machine();
+    l.wchan = wchan;
+    m.sched.release(l, Lwp.State.SLEEP);
+    boolean woke;
+    try {
+      woke = l.parkUntilWoken(deadlineNanos);
+    } catch (MachineStopped e) {
+      remove(l);
+      l.state = Lwp.State.ZOMBIE;
+      throw e;
+    }
+    if (!woke) {
+      woke = !remove(l);
+    }
+    l.wchan = null;
+    m.sched.acquire(l);
+    return woke;
+  }
+}

@@ -1,2 +1,0 @@
-/** The machine. */
-package org.mpsafe.kern;
