@@ -1,0 +1,387 @@
+package org.mpsafe.xcall;
+
+import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.EvCnt;
+import org.mpsafe.kern.Ipl;
+import org.mpsafe.kern.KCondvar;
+import org.mpsafe.kern.KMutex;
+import org.mpsafe.kern.Kassert;
+import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.Lwp;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.Pri;
+import org.mpsafe.kern.Trace;
+
+/**
+ * Cross calls ({@code sys/kern/subr_xcall.c}): run a function on every CPU, or on one, and wait
+ * until it has run.
+ *
+ * <pre>{@code
+ * long where = Xcall.broadcast(0, (a1, a2) -> flushLocal(a1), tlb, null);  // xc_broadcast
+ * Xcall.waitFor(where);                                                     // xc_wait
+ * }</pre>
+ *
+ * <p>Low priority (flags 0): the function runs on each target CPU in that CPU's bound
+ * {@code xcall/N} thread at {@code PRI_XCALL}, in thread context: it has the CPU to itself
+ * against other threads but softints may preempt it. One low-priority job runs system-wide at a
+ * time; a requester sleeps until the previous job is over. Slow, heavyweight, not for hot paths.
+ * High priority ({@link #XC_HIGHPRI}, {@link #XC_HIGHPRI_IPL}): the function runs in a softint
+ * at a soft IPL on each target CPU and must not block.
+ *
+ * <p>Callers must be in a sleepable thread context: not in a softint (KASSERT). The arguments
+ * are handed over by reference, as C hands {@code void *}: whatever they point at must stay
+ * valid until {@link #waitFor} returns — the contract PR kern/51632 broke.
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * C to Java: xc_low_pri/xc_high_pri are two XcState boxes per Machine; ci_data.cpu_xcall and
+ * cpu_xcall_pending are the arrays cpuXcall[]/pending[] indexed by cpu_index (kern's cpu_info
+ * does not know xcall); tickets are longs with XC_PRI_BIT = bit 63 for high priority.
+ *
+ * Invariants (I1..I4 are NetBSD's; XcallContractTest and the spin model check them):
+ *  I1 headp, donep (and legacy tailp) only grow, and change only under xc_lock.
+ *  I2 Admission: a requester posts a job only when the previous job is "over":
+ *     FIXED_DONEP  headp == donep  (every callback returned)
+ *     LEGACY_TAILP headp == tailp  (every callback *started*: the bug)
+ *  I3 xc_wait(where) returns iff donep >= where. Tickets do not name jobs, so I3 means "my
+ *     job is done" only if jobs never overlap — true under FIXED_DONEP (I2), false under
+ *     LEGACY_TAILP, where a later job's completions raise the shared donep.
+ *  I4 A CPU runs a low-priority callback only in its own bound xcall/N thread (KASSERT
+ *     ci == curcpu()), with l_nopreempt == 0 before and after it.
+ * Ordering: a callback's writes happen-before the waiter's return: the thread increments donep
+ * under xc_lock after the callback; the waiter reads donep under xc_lock or, on the fast path,
+ * as a volatile read (NetBSD >= 1.31 uses atomic_load_acquire there; 1.18 read it plainly).
+ *
+ * Where the window opens: in xc_thread, mutex_exit(xc_lock) after taking a job is a
+ * preemption point; a softint (softnet under forwarding load) that takes the CPU there delays
+ * the callback while the thread has already counted itself in tailp.
+ *
+ * Differences from NetBSD: xc_wait spins briefly (a few microseconds) on donep before sleeping,
+ * so that a high-priority round does not park when the targets are running (a latency choice,
+ * not a semantic one: the condition is the same). The low-priority handoff to an xcall/N thread
+ * is a cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
+ * </pre>
+ */
+public final class Xcall {
+  /** Boot option: {@link XcallAccounting}; default {@link XcallAccounting#FIXED_DONEP}. */
+  public static final String OPTION_ACCOUNTING = "xcall.accounting";
+  /** Boot option: Boolean, the early-return detector; default off. */
+  public static final String OPTION_DETECTOR = "xcall.earlyReturnDetector";
+
+  /** {@code XC_HIGHPRI}. */
+  public static final int XC_HIGHPRI = 0x01;
+  /** {@code XC_PRI_BIT}: set in high-priority tickets. */
+  public static final long XC_PRI_BIT = 1L << 63;
+  static final int XC_IPL_SHIFT = 8;
+  static final int XC_IPL_MASK = 0xff00;
+
+  static final String FILE = "sys/kern/subr_xcall.c";
+  static final int XC_DISPATCH = Trace.kind("xc_dispatch");
+  static final int XC_CB_START = Trace.kind("xc_callback_start");
+  static final int XC_CB_END = Trace.kind("xc_callback_end");
+  static final int XC_WAIT_RETURN = Trace.kind("xc_wait_return");
+
+  final Machine machine;
+  final XcallAccounting accounting;
+  final XcState lo = new XcState("xclocv", new KMutex("xc_lock"));
+  private final KCondvar[] cpuXcall;
+  /** {@code ci->ci_data.cpu_xcall_pending}, per CPU; under lo.lock. */
+  private final boolean[] pending;
+  /** {@code xc_tailp}: LEGACY_TAILP only; under lo.lock. */
+  private long xcTailp;
+  /** The job number of the current low-priority job (for the detector); under lo.lock. */
+  private long jobs;
+  final XcHighpri hi;
+  final EvCnt broadcastEv;
+  final EvCnt unicastEv;
+  final EvCnt highpriEv;
+  final EarlyReturnDetector detector;
+
+  private Xcall(Machine m) {
+    this.machine = m;
+    this.accounting = m.config().option(OPTION_ACCOUNTING, XcallAccounting.FIXED_DONEP);
+    this.detector = Boolean.TRUE.equals(m.config().option(OPTION_DETECTOR, Boolean.FALSE))
+        ? new EarlyReturnDetector() : null;
+    this.broadcastEv = new EvCnt(m, "crosscall", "broadcast");
+    this.unicastEv = new EvCnt(m, "crosscall", "unicast");
+    this.highpriEv = new EvCnt(m, "crosscall", "highpri");
+    int n = m.ncpu();
+    this.cpuXcall = new KCondvar[n];
+    this.pending = new boolean[n];
+    this.hi = new XcHighpri(this);
+    for (int i = 0; i < n; i++) {
+      cpuXcall[i] = KCondvar.forIdleWait("xcall");
+    }
+    for (int i = 0; i < n; i++) {
+      Cpu ci = m.cpu(i);
+      m.kthreadCreate(Pri.PRI_XCALL, Machine.KTHREAD_MPSAFE, ci, () -> xcThread(ci),
+          "xcall/" + i);
+    }
+  }
+
+  /** {@code xc_init} + {@code xc_init_cpu} for every CPU: the xcall state of {@code m}. */
+  public static Xcall of(Machine m) {
+    return m.subsystem(Xcall.class, Xcall::new);
+  }
+
+  private static Xcall current() {
+    return of(Lwp.current().machine());
+  }
+
+  /** {@code XC_HIGHPRI_IPL(ipl)}: a high-priority xcall whose softint runs at soft IPL {@code ipl}. */
+  public static int XC_HIGHPRI_IPL(int ipl) {
+    return XC_HIGHPRI | (XcHighpri.encodeIpl(ipl) << XC_IPL_SHIFT);
+  }
+
+  /** {@code xc_broadcast(flags, func, arg1, arg2)}: run {@code func} on all CPUs. May sleep. */
+  public static long broadcast(int flags, XcFunc func, Object arg1, Object arg2) {
+    Kassert.kassert(!Kern.cpuIntrP() && !Kern.cpuSoftintrP(),
+        "!cpu_intr_p() && !cpu_softintr_p()", FILE, 184);
+    Xcall xc = current();
+    if ((flags & XC_HIGHPRI) != 0) {
+      return xc.hi.highpri(func, arg1, arg2, null, XcHighpri.decodeIpl(flags));
+    }
+    return xc.lowpri(func, arg1, arg2, null);
+  }
+
+  /** {@code xc_unicast(flags, func, arg1, arg2, ci)}: run {@code func} on {@code ci}. May sleep. */
+  public static long unicast(int flags, XcFunc func, Object arg1, Object arg2, Cpu ci) {
+    Kassert.kassert(ci != null, "ci != NULL", FILE, 203);
+    Kassert.kassert(!Kern.cpuIntrP() && !Kern.cpuSoftintrP(),
+        "!cpu_intr_p() && !cpu_softintr_p()", FILE, 204);
+    Xcall xc = current();
+    if ((flags & XC_HIGHPRI) != 0) {
+      return xc.hi.highpri(func, arg1, arg2, ci, XcHighpri.decodeIpl(flags));
+    }
+    return xc.lowpri(func, arg1, arg2, ci);
+  }
+
+  /**
+   * {@code xc_wait(where)}: sleeps until the cross call with ticket {@code where} is done, i.e.
+   * until {@code xc_donep >= where} (see I3 for what that does and does not promise).
+   */
+  public static void waitFor(long where) {
+    Kassert.kassert(!Kern.cpuIntrP() && !Kern.cpuSoftintrP(),
+        "!cpu_intr_p() && !cpu_softintr_p()", FILE, 223);
+    Xcall xc = current();
+    if ((where & XC_PRI_BIT) != 0) {
+      xc.hi.state.waitDone(where & ~XC_PRI_BIT);
+      return;
+    }
+    xc.lo.waitDone(where);
+    Trace.record(XC_WAIT_RETURN, where, xc.lo.donep);
+    if (xc.detector != null) {
+      xc.detector.waitReturned(where, xc.lo.donep, xc.machine.uptimeNanos());
+    }
+  }
+
+  /** {@code xc_barrier(flags)}: broadcast a no-op and wait for it. May sleep. */
+  public static void barrier(int flags) {
+    waitFor(broadcast(flags, Xcall::xcNop, null, null));
+  }
+
+  private static void xcNop(Object a1, Object a2) {}
+
+  /*
+   * PR kern/51632 in one place. The historical accounting counted a callback as over when it
+   * *started* (xc_tailp, incremented in xc_thread before the call); the fix counts it when it
+   * returned (xc_donep). The diff:
+   *   -	while (xc->xc_headp != xc_tailp) {          (xc_lowpri: admission)
+   *   +	while (xc->xc_headp != xc->xc_donep) {
+   *   -	KASSERT(xc_tailp < xc->xc_headp);            (xc_lowpri: after posting)
+   *   +	KASSERT(xc->xc_donep < xc->xc_headp);
+   *   -			if (xc->xc_headp == xc_tailp) {        (xc_thread: wake requesters)
+   *   +			if (xc->xc_headp == xc->xc_donep) {
+   *   -		xc_tailp++;                                (xc_thread: before the call)
+   * overCount() is the right-hand side of the first three lines; countStarted() the last.
+   */
+  private long overCount() {
+    return accounting == XcallAccounting.LEGACY_TAILP ? xcTailp : lo.donep;
+  }
+
+  private void countStarted() {
+    if (accounting == XcallAccounting.LEGACY_TAILP) {
+      xcTailp++;
+    }
+  }
+
+  /** {@code xc_lowpri}: post one low-priority job. Sleeps for admission. */
+  private long lowpri(XcFunc func, Object arg1, Object arg2, Cpu ci) {
+    lo.lock.enter();
+    while (lo.headp != overCount()) {
+      lo.busy.await(lo.lock);
+    }
+    lo.arg1 = arg1;
+    lo.arg2 = arg2;
+    lo.func = func;
+    long sent = 0;
+    if (ci == null) {
+      broadcastEv.incr();
+      for (Cpu c : machine.cpus()) {
+        if ((c.spcFlags() & Cpu.SPCF_RUNNING) == 0) {
+          continue;
+        }
+        post(c);
+        sent |= 1L << c.index();
+      }
+    } else {
+      unicastEv.incr();
+      post(ci);
+      sent = 1L << ci.index();
+    }
+    Kassert.kassert(overCount() < lo.headp, accounting == XcallAccounting.LEGACY_TAILP
+        ? "xc_tailp < xc->xc_headp" : "xc->xc_donep < xc->xc_headp", FILE, line(280));
+    long where = lo.headp;
+    lo.job = ++jobs;
+    if (detector != null) {
+      detector.admitted(lo.job, where, sent);
+    }
+    Trace.record(XC_DISPATCH, where, sent);
+    lo.lock.exit();
+    Kassert.kassert((where & XC_PRI_BIT) == 0, "(where & XC_PRI_BIT) == 0", FILE, line(285));
+    return where;
+  }
+
+  private void post(Cpu c) {
+    lo.headp += 1;
+    pending[c.index()] = true;
+    cpuXcall[c.index()].signal();
+  }
+
+  /** {@code xc_thread}: one per CPU, bound, dispatches low-priority calls. */
+  private void xcThread(Cpu ci) {
+    Lwp l = Lwp.current();
+    int i = ci.index();
+    Kassert.kassertMsg(l.nopreempt() == 0, "l->l_nopreempt == 0", FILE, line(302),
+        "lwp %p nopreempt %d", l, l.nopreempt());
+    lo.lock.enter();
+    for (;;) {
+      while (!pending[i]) {
+        if (lo.headp == overCount()) {
+          lo.busy.broadcast();
+        }
+        cpuXcall[i].await(lo.lock);
+        Kassert.kassert(ci == Kern.curcpu(), "ci == curcpu()", FILE, line(309));
+      }
+      pending[i] = false;
+      XcFunc func = lo.func;
+      Object arg1 = lo.arg1;
+      Object arg2 = lo.arg2;
+      long job = lo.job;
+      countStarted();
+      if (detector != null) {
+        detector.started(job, i);
+      }
+      lo.lock.exit();
+
+      Kassert.kassert(func != null, "func != NULL", FILE, line(318));
+      Trace.record(XC_CB_START, lo.headp, job);
+      call(func, arg1, arg2, l);
+      Trace.record(XC_CB_END, lo.headp, job);
+      Kassert.kassertMsg(l.nopreempt() == 0, "l->l_nopreempt == 0", FILE, line(320),
+          "lwp %p nopreempt %d func %p", l, l.nopreempt(), func);
+
+      lo.lock.enter();
+      lo.donep++;
+      if (detector != null) {
+        detector.finished(job, i);
+      }
+    }
+  }
+
+  /** Runs a callback; one that throws is a kernel bug and panics, naming the function. */
+  static void call(XcFunc func, Object arg1, Object arg2, Lwp l) {
+    try {
+      func.call(arg1, arg2);
+    } catch (org.mpsafe.kern.KernelPanic | org.mpsafe.kern.MachineStopped e) {
+      throw e;
+    } catch (RuntimeException | Error e) {
+      throw Kassert.panic("%s: xcall function %p threw %s", l.name(), func, e);
+    }
+  }
+
+  /**
+   * The line of an assertion in the subr_xcall.c of the running mode: 1.18 for LEGACY_TAILP,
+   * 1.18 with the PR's diff applied for FIXED_DONEP (two declaration/init lines and the
+   * xc_tailp++ line gone).
+   */
+  int line(int legacyLine) {
+    if (accounting == XcallAccounting.LEGACY_TAILP) {
+      return legacyLine;
+    }
+    int d = (legacyLine > 108 ? 1 : 0) + (legacyLine > 137 ? 1 : 0) + (legacyLine > 315 ? 1 : 0);
+    return legacyLine - d;
+  }
+
+  // ---- statistics -------------------------------------------------------------------------
+
+  public Machine machine() {
+    return machine;
+  }
+
+  public XcallAccounting accounting() {
+    return accounting;
+  }
+
+  /** Low-priority jobs posted ({@code crosscall broadcast} + {@code unicast}). */
+  public long lowpriCount() {
+    return broadcastEv.value() + unicastEv.value();
+  }
+
+  public long broadcastCount() {
+    return broadcastEv.value();
+  }
+
+  public long unicastCount() {
+    return unicastEv.value();
+  }
+
+  /** High-priority jobs posted. */
+  public long highpriCount() {
+    return highpriEv.value();
+  }
+
+  /** Early returns seen by the detector (0 when it is off). */
+  public long earlyReturns() {
+    return detector == null ? 0 : detector.count();
+  }
+
+  public boolean detectorEnabled() {
+    return detector != null;
+  }
+
+  /** The first early returns seen (at most 64). */
+  public java.util.List<EarlyReturn> earlyReturnEvents() {
+    return detector == null ? java.util.List.of() : detector.recent();
+  }
+
+  /** Calls {@code l} (in the waiter's thread) for each early return; detector must be on. */
+  public void onEarlyReturn(java.util.function.Consumer<EarlyReturn> l) {
+    if (detector == null) {
+      throw new IllegalStateException("the early-return detector is off; boot with "
+          + OPTION_DETECTOR + "=true");
+    }
+    detector.addListener(l);
+  }
+
+  /** {@code xc_low_pri.xc_headp} (racy). */
+  public long lowpriHeadp() {
+    return lo.headp;
+  }
+
+  /** {@code xc_low_pri.xc_donep}. */
+  public long lowpriDonep() {
+    return lo.donep;
+  }
+
+  /** {@code xc_low_pri}'s counters as {@code headp/donep/tailp}, for reports. Racy. */
+  public String lowpriState() {
+    return "xc_headp=" + lo.headp + " xc_donep=" + lo.donep
+        + (accounting == XcallAccounting.LEGACY_TAILP ? " xc_tailp=" + xcTailp : "");
+  }
+
+  static int checkIpl(int ipl) {
+    return Ipl.check(ipl);
+  }
+}
