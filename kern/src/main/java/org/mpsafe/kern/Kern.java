@@ -42,9 +42,13 @@ public final class Kern {
     }
   }
 
-  /** {@code kpreempt_disabled()}. */
+  /** {@code kpreempt_disabled()}: preemption off, or the IPL raised (no preemption then). */
   public static boolean kpreemptDisabled() {
-    Lwp l = Lwp.current();
+    return kpreemptDisabled(Lwp.current());
+  }
+
+  /** {@link #kpreemptDisabled()} for {@code l == curlwp}. */
+  public static boolean kpreemptDisabled(Lwp l) {
     return l.nopreempt != 0 || l.cpu.ipl > Ipl.IPL_NONE;
   }
 
@@ -93,9 +97,23 @@ public final class Kern {
     return s;
   }
 
+  /** {@link #splraiseipl(int)} for a caller that already holds {@code l == curlwp}. */
+  public static int splraiseipl(Lwp l, int ipl) {
+    Cpu c = l.cpu;
+    int s = c.ipl;
+    if (ipl > s) {
+      c.ipl = ipl;
+    }
+    return s;
+  }
+
   /** {@code splx(s)}: restores an IPL; lowering it is a preemption point. */
   public static void splx(int s) {
-    Lwp l = Lwp.current();
+    splx(Lwp.current(), s);
+  }
+
+  /** {@link #splx(int)} for a caller that already holds {@code l == curlwp}. */
+  public static void splx(Lwp l, int s) {
     Cpu c = l.cpu;
     int old = c.ipl;
     c.ipl = s;

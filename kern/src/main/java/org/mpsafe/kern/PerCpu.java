@@ -46,6 +46,20 @@ public final class PerCpu<T> {
     Kern.kpreemptEnable();
   }
 
+  /** {@link #getref()} for {@code l == curlwp}. */
+  @SuppressWarnings("unchecked")
+  public T getref(Lwp l) {
+    l.nopreempt++;
+    return (T) slots[l.cpu.index()];
+  }
+
+  /** {@link #putref()} for {@code l == curlwp}: a preemption point when preemption comes back. */
+  public void putref(Lwp l) {
+    if (--l.nopreempt == 0) {
+      Kern.preemptPoint(l);
+    }
+  }
+
   /** The value of the current CPU, for callers already pinned (softint, bound, raised IPL). */
   @SuppressWarnings("unchecked")
   public T local() {

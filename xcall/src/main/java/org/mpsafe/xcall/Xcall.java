@@ -97,6 +97,7 @@ public final class Xcall {
   final EvCnt unicastEv;
   final EvCnt highpriEv;
   final EarlyReturnDetector detector;
+  private volatile XcallHooks hooks;
 
   private Xcall(Machine m) {
     this.machine = m;
@@ -165,6 +166,10 @@ public final class Xcall {
     Kassert.kassert(!Kern.cpuIntrP() && !Kern.cpuSoftintrP(),
         "!cpu_intr_p() && !cpu_softintr_p()", FILE, 223);
     Xcall xc = current();
+    XcallHooks h = xc.hooks;
+    if (h != null) {
+      h.beforeWait(where);
+    }
     if ((where & XC_PRI_BIT) != 0) {
       xc.hi.state.waitDone(where & ~XC_PRI_BIT);
       return;
@@ -274,6 +279,10 @@ public final class Xcall {
         detector.started(job, i);
       }
       lo.lock.exit();
+      XcallHooks h = hooks;
+      if (h != null) {
+        h.beforeCallback(ci, job);
+      }
 
       Kassert.kassert(func != null, "func != NULL", FILE, line(318));
       Trace.record(XC_CB_START, lo.headp, job);
@@ -312,6 +321,18 @@ public final class Xcall {
     }
     int d = (legacyLine > 108 ? 1 : 0) + (legacyLine > 137 ? 1 : 0) + (legacyLine > 315 ? 1 : 0);
     return legacyLine - d;
+  }
+
+  /**
+   * Installs fault-injection hooks (null removes them). They run at two places where a NetBSD
+   * kernel has a preemption point and so may lose the CPU for a while: in xc_thread right after
+   * mutex_exit(xc_lock) (the callback delayed after xc_tailp++), and at the start of xc_wait
+   * (the requester delayed between xc_broadcast and xc_wait). They make the PR's interleaving
+   * deterministic in tests; they add nothing the scheduler could not do, and cost one volatile
+   * read when absent.
+   */
+  public void setHooks(XcallHooks h) {
+    this.hooks = h;
   }
 
   // ---- statistics -------------------------------------------------------------------------
