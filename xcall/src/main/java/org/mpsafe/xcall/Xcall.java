@@ -292,10 +292,12 @@ public final class Xcall {
           "lwp %p nopreempt %d func %p", l, l.nopreempt(), func);
 
       lo.lock.enter();
-      lo.donep++;
       if (detector != null) {
+        // Before donep++: a waiter on xc_wait's unlocked fast path that sees the new donep
+        // must also see this callback counted as finished (both volatile).
         detector.finished(job, i);
       }
+      lo.donep++;
     }
   }
 

@@ -1,0 +1,210 @@
+package org.mpsafe.net;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.Lwp;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.Pri;
+
+/**
+ * PR kern/51632's reproduction steps as a load on a {@link NetStack}: interfaces with
+ * addresses, IP forwarding on, traffic through the forwarder on every CPU, and LWPs that keep
+ * assigning and deleting addresses on the interfaces.
+ *
+ * <p>Layout: interface {@code wm<i>} has a permanent address {@code 10.i.255.1/24} and churns
+ * {@code 10.i.k.1/24}, k &lt; {@code prefixesPerInterface}; traffic goes to random hosts of all
+ * those prefixes (forwarded while the churned address exists, noroute otherwise), 5% to an
+ * unroutable net and 1% with TTL 1. Everything random comes from {@code seed}.
+ *
+ * @see NetStack
+ */
+public final class ForwardingLoad {
+  /**
+   * The load's shape.
+   *
+   * @param interfaces number of interfaces, at least 2
+   * @param churnLwps LWPs assigning/deleting addresses, at least 1 (spread over interfaces)
+   * @param prefixesPerInterface churned /24s per interface, at least 1
+   * @param seed seeds traffic and churn
+   * @param nicBurst packets per NIC burst
+   * @param nicPauseNanos pause between bursts (0 = none)
+   */
+  public record Config(
+      int interfaces, int churnLwps, int prefixesPerInterface, long seed, int nicBurst,
+      long nicPauseNanos) {
+    public Config {
+      if (interfaces < 2) {
+        throw new IllegalArgumentException("interfaces must be >= 2: " + interfaces);
+      }
+      if (churnLwps < 1) {
+        throw new IllegalArgumentException("churnLwps must be >= 1: " + churnLwps);
+      }
+      if (prefixesPerInterface < 1 || prefixesPerInterface > 200) {
+        throw new IllegalArgumentException("prefixesPerInterface must be in [1, 200]: "
+            + prefixesPerInterface);
+      }
+      if (nicBurst < 1) {
+        throw new IllegalArgumentException("nicBurst must be >= 1: " + nicBurst);
+      }
+      if (nicPauseNanos < 0) {
+        throw new IllegalArgumentException("nicPauseNanos must be >= 0: " + nicPauseNanos);
+      }
+    }
+
+    /** The defaults of the stress CLI: 2 interfaces, one churn LWP each. */
+    public static Config defaults(long seed) {
+      return new Config(2, 2, 4, seed, 64, 20_000);
+    }
+  }
+
+  private final NetStack net;
+  private final Config config;
+  private final List<Ifnet> ifs = new ArrayList<>();
+  private final List<Nic> nics = new ArrayList<>();
+  private final List<Lwp> churners = new ArrayList<>();
+  private volatile boolean stop;
+  private final AtomicLong churnCycles = new AtomicLong();
+  private final AtomicLong churnErrors = new AtomicLong();
+
+  private ForwardingLoad(NetStack net, Config config) {
+    this.net = net;
+    this.config = config;
+  }
+
+  /** Sets the stack up and starts traffic and churn. Call from outside the machine. */
+  public static ForwardingLoad start(NetStack net, Config config) {
+    ForwardingLoad f = new ForwardingLoad(net, config);
+    f.setup();
+    return f;
+  }
+
+  private void setup() {
+    Machine m = net.machine;
+    int n = config.interfaces();
+    for (int i = 0; i < n; i++) {
+      ifs.add(net.ifAttach("wm" + i));
+    }
+    m.run("ifconfig", () -> {
+      for (int i = 0; i < n; i++) {
+        int e = net.inControl(ifs.get(i), Inet.SIOCAIFADDR, base(i) | 1, 24);
+        if (e != 0) {
+          throw new IllegalStateException("ifconfig wm" + i + ": " + Inet.errno(e));
+        }
+      }
+    });
+    net.setForwarding(true);
+    int[] prefixes = new int[n * (config.prefixesPerInterface() + 1)];
+    int[] lens = new int[prefixes.length];
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+      prefixes[j] = base(i);
+      lens[j++] = 24;
+      for (int k = 0; k < config.prefixesPerInterface(); k++) {
+        prefixes[j] = churned(i, k);
+        lens[j++] = 24;
+      }
+    }
+    SplittableRandom seeds = new SplittableRandom(config.seed());
+    for (int c = 0; c < m.ncpu(); c++) {
+      nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), prefixes, lens, seeds.nextLong(),
+          config.nicBurst(), config.nicPauseNanos()));
+    }
+    for (int c = 0; c < config.churnLwps(); c++) {
+      Ifnet ifp = ifs.get(c % n);
+      int ifIndex = c % n;
+      long seed = seeds.nextLong();
+      churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null, () -> churn(ifp, ifIndex, seed),
+          "ifconfig/" + c));
+    }
+    for (Nic nic : nics) {
+      nic.thread.start();
+    }
+  }
+
+  private static int base(int i) {
+    return 0x0A00_0000 | (i << 16) | (255 << 8);
+  }
+
+  private static int churned(int i, int k) {
+    return 0x0A00_0000 | (i << 16) | (k << 8);
+  }
+
+  /** One churn LWP: assign a random churned address, then delete it; again and again. */
+  private void churn(Ifnet ifp, int i, long seed) {
+    SplittableRandom rnd = new SplittableRandom(seed);
+    while (!stop) {
+      int addr = churned(i, rnd.nextInt(config.prefixesPerInterface())) | 1;
+      int e = net.inControl(ifp, Inet.SIOCAIFADDR, addr, 24);
+      if (e == 0) {
+        Kern.yield();
+        e = net.inControl(ifp, Inet.SIOCDIFADDR, addr, 24);
+      }
+      if (e != 0 && e != Inet.EEXIST) {
+        churnErrors.incrementAndGet();
+      }
+      churnCycles.incrementAndGet();
+      Kern.yield();
+    }
+  }
+
+  /** Stops traffic and churn and waits for them (the machine keeps running). */
+  public void stop() {
+    stop = true;
+    for (Nic nic : nics) {
+      nic.stop = true;
+    }
+    for (Nic nic : nics) {
+      try {
+        nic.thread.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Stops the NIC threads only (the machine stopping ends the churn LWPs). */
+  public void stopTraffic() {
+    for (Nic nic : nics) {
+      nic.stop = true;
+    }
+    for (Nic nic : nics) {
+      try {
+        nic.thread.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** True while any churn LWP has not finished. */
+  public boolean churning() {
+    for (Lwp l : churners) {
+      if (l.state() != Lwp.State.ZOMBIE) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  public List<Ifnet> interfaces() {
+    return List.copyOf(ifs);
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  /** Add/delete cycles completed by the churn LWPs. */
+  public long churnCycles() {
+    return churnCycles.get();
+  }
+
+  /** in_control errors other than EEXIST (should stay 0). */
+  public long churnErrors() {
+    return churnErrors.get();
+  }
+
+}

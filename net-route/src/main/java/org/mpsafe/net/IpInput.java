@@ -1,0 +1,179 @@
+package org.mpsafe.net;
+
+import org.jctools.queues.MpscArrayQueue;
+import org.jctools.queues.SpmcArrayQueue;
+import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.EvCnt;
+import org.mpsafe.kern.Kassert;
+import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.Lwp;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.Softint;
+import org.mpsafe.psref.Psref;
+
+/**
+ * IP input and forwarding ({@code ip_input.c}: {@code ipintr}, {@code ip_forward}): a per-CPU
+ * softint at IPL_SOFTNET drains its CPU's input queue and forwards each packet holding psrefs on
+ * the route and on the route's ifaddr.
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * Queues: per CPU a bounded lock-free ring (JCTools MpscArrayQueue) in the role of
+ * pktqueue/pcq(9): NICs produce, the CPU's softint is the single consumer; an SpmcArrayQueue
+ * returns processed packets to the producers (no allocation per packet). Counters: per-CPU EvCnts, added once per batch.
+ *
+ * Per packet, in the softint (so CPU-local psrefs are legal): rtalloc1_psref (rt_lock as
+ * reader, LPM, psref on the rtentry), ia4_acquire on rt_ifa (psref on the ifaddr), the checks,
+ * "transmit" (count on the output ifnet), release both. The ifaddr psref is safe to take: the
+ * ifaddr of a route is destroyed only after the route itself was deleted and drained, and we
+ * hold the route.
+ *
+ * Batches: at most BATCH packets per run; if more remain the softint schedules itself again,
+ * so a long queue does not hold the CPU against higher-priority softints (each handler return
+ * is a preemption point).
+ * </pre>
+ */
+public final class IpInput {
+  static final int BATCH = 256;
+  private static final String IP_FORWARD_EXPR = "cpu_softintr_p()";
+
+  private final NetStack net;
+  final MpscArrayQueue<Packet>[] inq;
+  final SpmcArrayQueue<Packet>[] freeq;
+  final Softint.Handle ipintrSih;
+  private final Psref[] rtPsrefs;
+  private final Psref[] ifaPsrefs;
+  final EvCnt total;
+  final EvCnt forwarded;
+  final EvCnt delivered;
+  final EvCnt noroute;
+  final EvCnt cantforward;
+  final EvCnt timeexceeded;
+  final EvCnt qdrops;
+  volatile boolean forwarding = true;
+
+  @SuppressWarnings("unchecked")
+  IpInput(NetStack net, int queueLen) {
+    this.net = net;
+    Machine m = net.machine;
+    int n = m.ncpu();
+    inq = new MpscArrayQueue[n];
+    freeq = new SpmcArrayQueue[n];
+    rtPsrefs = new Psref[n];
+    ifaPsrefs = new Psref[n];
+    for (int i = 0; i < n; i++) {
+      inq[i] = new MpscArrayQueue<>(queueLen);
+      freeq[i] = new SpmcArrayQueue<>(queueLen);
+      for (int k = 0; k < queueLen; k++) {
+        freeq[i].offer(new Packet());
+      }
+      rtPsrefs[i] = new Psref();
+      ifaPsrefs[i] = new Psref();
+    }
+    total = new EvCnt(m, "ip", "total");
+    forwarded = new EvCnt(m, "ip", "forward");
+    delivered = new EvCnt(m, "ip", "delivered");
+    noroute = new EvCnt(m, "ip", "noroute");
+    cantforward = new EvCnt(m, "ip", "cantforward");
+    timeexceeded = new EvCnt(m, "ip", "timeexceeded");
+    qdrops = new EvCnt(m, "ip", "qdrops");
+    ipintrSih = m.softint().establish(Softint.SOFTINT_NET, this::ipintr, "ipintr");
+  }
+
+  /**
+   * A NIC hands CPU {@code ci} a packet for {@code dst} received on {@code rcvif}: queue it
+   * (or count a drop) — the caller raises the softint ({@link #kick}). Any thread.
+   */
+  boolean enqueue(Cpu ci, Ifnet rcvif, int src, int dst, int ttl) {
+    int i = ci.index();
+    Packet p = freeq[i].poll();
+    if (p == null) {
+      qdrops.add(ci, 1);
+      return false;
+    }
+    p.src = src;
+    p.dst = dst;
+    p.ttl = ttl;
+    p.rcvif = rcvif;
+    if (!inq[i].offer(p)) {
+      freeq[i].offer(p);
+      qdrops.add(ci, 1);
+      return false;
+    }
+    return true;
+  }
+
+  /** The receive interrupt: schedule {@code ipintr} on {@code ci}. */
+  void kick(Cpu ci) {
+    net.machine.softint().scheduleCpu(ipintrSih, ci);
+  }
+
+  /** {@code ipintr}: the IPL_SOFTNET softint of this CPU. */
+  private void ipintr() {
+    Lwp l = Lwp.current();
+    Cpu c = l.cpu();
+    int i = c.index();
+    MpscArrayQueue<Packet> q = inq[i];
+    SpmcArrayQueue<Packet> free = freeq[i];
+    Psref rtRef = rtPsrefs[i];
+    Psref ifaRef = ifaPsrefs[i];
+    long[] st = new long[6];
+    int n = 0;
+    for (Packet p; n < BATCH && (p = q.relaxedPoll()) != null; n++) {
+      ipForward(p, rtRef, ifaRef, st);
+      p.rcvif = null;
+      free.offer(p);
+    }
+    total.add(c, n);
+    forwarded.add(c, st[0]);
+    noroute.add(c, st[1]);
+    cantforward.add(c, st[2]);
+    timeexceeded.add(c, st[3]);
+    delivered.add(c, st[4]);
+    if (!q.isEmpty()) {
+      net.machine.softint().scheduleCpu(ipintrSih, c);
+    }
+  }
+
+  /** {@code ip_forward}: in the softint; {@code st} = forwarded, noroute, cantforward, ttl, local. */
+  void ipForward(Packet p, Psref rtRef, Psref ifaRef, long[] st) {
+    Kassert.kassertMsg(Kern.cpuSoftintrP(), IP_FORWARD_EXPR, "sys/netinet/ip_input.c", 1277,
+        "ip_forward: not in the software interrupt handler; synchronization assumptions "
+            + "violated");
+    if (!forwarding) {
+      st[2]++;
+      return;
+    }
+    if (p.ttl <= 1) {
+      st[3]++;
+      return;
+    }
+    Rtentry rt = net.rt.rtalloc1Psref(p.dst, rtRef);
+    if (rt == null) {
+      st[1]++;
+      return;
+    }
+    if ((rt.flags & Rtentry.RTF_LOCAL) != 0) {
+      st[4]++;
+      net.rt.rtUnrefPsref(rt, rtRef);
+      return;
+    }
+    Ifaddr ia = rt.rtIfa;
+    net.addrs.ifaAcquire(ia, ifaRef);
+    Ifnet ifp = rt.rtIfp;
+    if (!ifp.up || ifp.detached) {
+      st[2]++;
+    } else {
+      ifp.opackets.add(Lwp.current().cpu(), 1);
+      st[0]++;
+    }
+    net.addrs.ifaRelease(ia, ifaRef);
+    net.rt.rtUnrefPsref(rt, rtRef);
+  }
+
+  IpStat stat() {
+    return new IpStat(total.value(), forwarded.value(), delivered.value(), noroute.value(),
+        cantforward.value(), timeexceeded.value(), qdrops.value());
+  }
+}

@@ -1,0 +1,126 @@
+package org.mpsafe.net;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.Lwp;
+import org.mpsafe.kern.Machine;
+
+/**
+ * The simplified IPv4 stack of one {@link Machine}: interfaces ({@code if.c}), addresses
+ * ({@code in.c}, {@link InAddrs}), the routing table ({@code route.c}, {@link RouteTable}) and
+ * forwarding ({@code ip_input.c}, {@link IpInput}), with NetBSD's object lifetimes: ifaddrs
+ * and rtentries are psref targets, destroyed through {@code psref_target_destroy} by the LWP
+ * that deletes them.
+ *
+ * <pre>{@code
+ * NetStack net = NetStack.create(m);
+ * Ifnet wm0 = net.ifAttach("wm0");
+ * m.run("ifconfig", () -> net.inControl(wm0, Inet.SIOCAIFADDR, Inet.parse("10.0.0.1"), 24));
+ * }</pre>
+ */
+public final class NetStack {
+  /** Default length of each CPU's input queue. */
+  public static final int DEFAULT_QUEUE_LEN = 1024;
+
+  final Machine machine;
+  final RouteTable rt;
+  final InAddrs addrs;
+  final IpInput ip;
+  private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
+
+  private NetStack(Machine m, int queueLen) {
+    this.machine = m;
+    this.rt = new RouteTable(m);
+    this.addrs = new InAddrs(this);
+    this.ip = new IpInput(this, queueLen);
+  }
+
+  /** {@code ifinit} + {@code rt_init} + {@code ip_init} on {@code m} (from any thread). */
+  public static NetStack create(Machine m) {
+    return create(m, DEFAULT_QUEUE_LEN);
+  }
+
+  /** As {@link #create(Machine)} with input queues of {@code queueLen} packets. */
+  public static NetStack create(Machine m, int queueLen) {
+    if (queueLen < 16) {
+      throw new IllegalArgumentException("queueLen must be >= 16: " + queueLen);
+    }
+    if (Lwp.currentOrNull() != null) {
+      return new NetStack(m, queueLen);
+    }
+    return m.call("netinit", () -> new NetStack(m, queueLen));
+  }
+
+  public Machine machine() {
+    return machine;
+  }
+
+  public RouteTable rt() {
+    return rt;
+  }
+
+  public InAddrs addrs() {
+    return addrs;
+  }
+
+  /** {@code if_attach}: a new interface, up. */
+  public Ifnet ifAttach(String name) {
+    Ifnet ifp = new Ifnet(machine, name, ifnets.size() + 1);
+    ifnets.add(ifp);
+    return ifp;
+  }
+
+  /**
+   * {@code if_detach}: marks the interface detached and down and purges its addresses (their
+   * routes and ifaddrs destroyed through psref). Thread context; may sleep.
+   */
+  public void ifDetach(Ifnet ifp) {
+    int bound = org.mpsafe.kern.Kern.curlwpBind();
+    ifp.ioctlLock.enter();
+    try {
+      ifp.up = false;
+      ifp.detached = true;
+      for (Ifaddr ia : addrs.addresses(ifp)) {
+        addrs.inPurgeaddr(ia);
+      }
+    } finally {
+      ifp.ioctlLock.exit();
+      org.mpsafe.kern.Kern.curlwpBindx(bound);
+    }
+    ifnets.remove(ifp);
+  }
+
+  public List<Ifnet> ifnets() {
+    return List.copyOf(ifnets);
+  }
+
+  /** {@code in_control}: see {@link InAddrs#inControl}. */
+  public int inControl(Ifnet ifp, int cmd, int addr, int prefixlen) {
+    return addrs.inControl(ifp, cmd, addr, prefixlen);
+  }
+
+  /** {@code sysctl net.inet.ip.forwarding}. */
+  public void setForwarding(boolean on) {
+    ip.forwarding = on;
+  }
+
+  public boolean forwarding() {
+    return ip.forwarding;
+  }
+
+  /**
+   * A packet for {@code dst} arrives on {@code rcvif}, its interrupt routed to {@code ci}:
+   * queued and {@code ipintr} raised there. False if the queue was full (a drop). Any thread.
+   */
+  public boolean input(Cpu ci, Ifnet rcvif, int dst, int ttl) {
+    boolean q = ip.enqueue(ci, rcvif, 0x0A00_0001, dst, ttl);
+    ip.kick(ci);
+    return q;
+  }
+
+  /** {@code netstat -s -p ip}. */
+  public IpStat ipstat() {
+    return ip.stat();
+  }
+}

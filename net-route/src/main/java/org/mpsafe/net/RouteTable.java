@@ -1,0 +1,239 @@
+package org.mpsafe.net;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import org.mpsafe.kern.Ipl;
+import org.mpsafe.kern.KCondvar;
+import org.mpsafe.kern.KMutex;
+import org.mpsafe.kern.KRwlock;
+import org.mpsafe.kern.Kassert;
+import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.Pri;
+import org.mpsafe.psref.Psref;
+import org.mpsafe.psref.PsrefClass;
+import org.mpsafe.psref.Psrefs;
+
+/**
+ * The routing table ({@code sys/net/route.c}, simplified): longest-prefix match under
+ * {@code rt_lock}, routes held by psref on the forwarding path and by refcount elsewhere.
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * Locking (route.c's "Locking notes"): rt_lock is a krwlock; lookups take it as reader and do
+ * not block each other, rtrequest takes it as writer. A route can be found only while it is in
+ * the table with RTF_UP; RTM_DELETE unlinks it and clears RTF_UP under the write lock, so once
+ * the lock is dropped no new reference of either kind can be taken, and rt_free may wait for
+ * the existing ones: rt_refcnt on rt_free_cv, then the psref through psref_target_destroy
+ * (NET_MPSAFE _rt_free). rt_free in a softint is deferred to the "rt_free" workqueue thread,
+ * as in NetBSD; from thread context it runs inline, so the deleting LWP itself drains the
+ * psref — the parallel low-priority xcall user of PR kern/51632.
+ *
+ * Differences: no radix tree (see LpmTable), no rtcache generations, no routing socket, no
+ * RTF_UPDATING; ifa_refcnt is guarded by the leaf lock ifaRefLock instead of the big locks.
+ * </pre>
+ */
+public final class RouteTable {
+  private static final String FILE = "sys/net/route.c";
+
+  final Machine machine;
+  /** {@code rt_lock}. */
+  final KRwlock rtLock = new KRwlock("rt_lock");
+  /** {@code rt_psref_class} ("rtentry", IPL_SOFTNET). */
+  final PsrefClass rtPsrefClass;
+  private final LpmTable table = new LpmTable();
+  /** {@code rt_free_global.lock} and the refcount waiters' cv. */
+  private final KMutex rtFreeLock = new KMutex("rt_free");
+  private final KCondvar rtFreeCv = new KCondvar("rtentry");
+  private final ArrayDeque<Rtentry> rtFreeQueue = new ArrayDeque<>();
+  private final KCondvar rtFreeWork = KCondvar.forIdleWait("rt_free");
+  final KMutex ifaRefLock = new KMutex("ifa_ref");
+  final java.util.concurrent.atomic.AtomicLong rtDestroys = new java.util.concurrent.atomic.AtomicLong();
+
+  /** {@code rt_init}: call from an LWP. */
+  RouteTable(Machine m) {
+    this.machine = m;
+    this.rtPsrefClass = Psrefs.classCreate("rtentry", Ipl.IPL_SOFTNET);
+    m.kthreadCreate(Pri.PRI_KNET, Machine.KTHREAD_MPSAFE, null, this::rtFreeWorker, "rt_free");
+  }
+
+  /**
+   * {@code rtrequest(RTM_ADD, ...)}: adds {@code dst/prefixlen} via {@code ifa}. Returns 0,
+   * EEXIST if the prefix is taken, EINVAL for a bad prefix. May sleep.
+   */
+  public int rtrequestAdd(int dst, int prefixlen, int gateway, int flags, Ifaddr ifa) {
+    if (prefixlen < 0 || prefixlen > 32) {
+      return Inet.EINVAL;
+    }
+    if (ifa == null) {
+      throw new IllegalArgumentException("RTM_ADD needs an ifaddr");
+    }
+    Rtentry rt = new Rtentry(dst & Inet.mask(prefixlen), prefixlen, gateway,
+        flags | Rtentry.RTF_UP, ifa, ifa.ifp);
+    Psrefs.targetInit(rt.rtPsref, rtPsrefClass);
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_WRITER);
+    boolean added = table.add(rt);
+    if (added) {
+      ifaRefLock.enter();
+      ifa.ref();
+      ifaRefLock.exit();
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    return added ? 0 : Inet.EEXIST;
+  }
+
+  /**
+   * {@code rtrequest(RTM_DELETE, ...)} with {@code ret_nrt}: unlinks {@code dst/prefixlen},
+   * clears RTF_UP and returns it with a reference the caller passes to {@link #rtFree}; null
+   * (ESRCH) if there is no such route.
+   */
+  public Rtentry rtrequestDelete(int dst, int prefixlen) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_WRITER);
+    Rtentry rt = table.remove(dst, prefixlen);
+    if (rt != null) {
+      rt.flags &= ~Rtentry.RTF_UP;
+      rt.refcnt.incrementAndGet();
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    return rt;
+  }
+
+  /** {@code rtrequest(RTM_DELETE)} + {@code rt_free}: 0 or ESRCH. May sleep. */
+  public int rtDelete(int dst, int prefixlen) {
+    Rtentry rt = rtrequestDelete(dst, prefixlen);
+    if (rt == null) {
+      return Inet.ESRCH;
+    }
+    rtFree(rt);
+    return 0;
+  }
+
+  /**
+   * {@code rtalloc1_psref(dst, psref)}: the most specific up route to {@code dst}, held by
+   * {@code psref}, or null. Caller: softint, bound LWP or preemption disabled; release with
+   * {@link #rtUnrefPsref}.
+   */
+  public Rtentry rtalloc1Psref(int dst, Psref psref) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_READER);
+    Rtentry rt = table.match(dst);
+    if (rt != null) {
+      Psrefs.acquire(psref, rt.rtPsref, rtPsrefClass);
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    return rt;
+  }
+
+  /** Releases a route found by {@link #rtalloc1Psref} ({@code rtcache_unref}). */
+  public void rtUnrefPsref(Rtentry rt, Psref psref) {
+    Psrefs.release(psref, rt.rtPsref, rtPsrefClass);
+  }
+
+  /** {@code rtalloc1(dst)}: a refcounted reference (may be kept across sleeps); {@link #rtUnref}. */
+  public Rtentry rtalloc1(int dst) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_READER);
+    Rtentry rt = table.match(dst);
+    if (rt != null) {
+      rt.refcnt.incrementAndGet();
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    return rt;
+  }
+
+  /** {@code rt_unref(rt)}. */
+  public void rtUnref(Rtentry rt) {
+    Kassert.kassertMsg(rt.refcnt.get() > 0, "rt->rt_refcnt > 0", FILE, 577, "refcnt=%d",
+        rt.refcnt.get());
+    rt.refcnt.decrementAndGet();
+    if ((rt.flags & Rtentry.RTF_UP) == 0) {
+      rtFreeLock.enter();
+      rtFreeCv.broadcast();
+      rtFreeLock.exit();
+    }
+  }
+
+  /**
+   * {@code rt_free(rt)}: drops the caller's reference; from thread context waits for every other
+   * reference (refcount, then psref) and frees the route; from a softint defers that to the
+   * rt_free workqueue.
+   */
+  public void rtFree(Rtentry rt) {
+    Kassert.kassert(rt.refcnt.get() > 0, "rt->rt_refcnt > 0", FILE, 640);
+    if (!Kern.cpuSoftintrP()) {
+      rt.refcnt.decrementAndGet();
+      rtFreeInline(rt);
+      return;
+    }
+    rtFreeLock.enter();
+    rtFreeQueue.add(rt);
+    rtFreeWork.signal();
+    rtFreeLock.exit();
+  }
+
+  /** {@code _rt_free}. */
+  private void rtFreeInline(Rtentry rt) {
+    Kassert.kassertMsg(rt.refcnt.get() >= 0, "rt->rt_refcnt >= 0", FILE, 598, "refcnt=%d",
+        rt.refcnt.get());
+    rtFreeLock.enter();
+    while (rt.refcnt.get() > 0) {
+      rtFreeCv.await(rtFreeLock);
+    }
+    rtFreeLock.exit();
+    Psrefs.targetDestroy(rt.rtPsref, rtPsrefClass);
+    rtDestroys.incrementAndGet();
+    ifaRefLock.enter();
+    rt.rtIfa.free();
+    ifaRefLock.exit();
+    rt.markFreed();
+  }
+
+  private void rtFreeWorker() {
+    for (;;) {
+      rtFreeLock.enter();
+      while (rtFreeQueue.isEmpty()) {
+        rtFreeWork.await(rtFreeLock);
+      }
+      Rtentry rt = rtFreeQueue.poll();
+      rtFreeLock.exit();
+      rt.refcnt.decrementAndGet();
+      rtFreeInline(rt);
+    }
+  }
+
+  /** The route for exactly {@code dst/prefixlen} (RT_RLOCK held briefly), for tests/ps. */
+  public Rtentry lookupExact(int dst, int prefixlen) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_READER);
+    Rtentry rt = table.exact(dst, prefixlen);
+    rtLock.exit();
+    Kern.splx(s);
+    return rt;
+  }
+
+  /** {@code netstat -rn}: every route, most specific first. */
+  public List<Rtentry> routes() {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_READER);
+    List<Rtentry> all = table.all();
+    rtLock.exit();
+    Kern.splx(s);
+    return all;
+  }
+
+  public int size() {
+    return table.size();
+  }
+
+  /** Routes destroyed (psref drained and freed) so far. */
+  public long destroys() {
+    return rtDestroys.get();
+  }
+}

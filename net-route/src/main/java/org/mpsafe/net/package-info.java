@@ -1,2 +1,0 @@
-/** Placeholder until the port lands. */
-package org.mpsafe.net;
