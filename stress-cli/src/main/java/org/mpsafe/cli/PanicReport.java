@@ -1,0 +1,147 @@
+package org.mpsafe.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+import org.mpsafe.kern.Panic;
+import org.mpsafe.kern.Trace;
+import org.mpsafe.psref.UseAfterReturn;
+import org.mpsafe.xcall.EarlyReturn;
+
+/**
+ * Turns a panicked {@link TrialResult} into what an engineer reads: the NetBSD panic text, where
+ * it happened, the root cause the detectors found, the chain of events that led there, and the
+ * last trace events of the CPUs involved.
+ */
+final class PanicReport {
+  private static final int TIMELINE = 30;
+
+  private PanicReport() {}
+
+  /** The cause line(s): the early xc_wait return and the dead frame read, if seen. */
+  static List<String> cause(TrialResult r) {
+    List<String> out = new ArrayList<>();
+    for (EarlyReturn e : first(r.earlyReturns(), 3)) {
+      out.add("early return: " + e.describe());
+    }
+    for (UseAfterReturn u : first(r.deadFrameReads(), 3)) {
+      out.add("dead frame:   " + u.describe());
+    }
+    return out;
+  }
+
+  /** One-line cause for JSON and the summary. */
+  static String causeLine(TrialResult r) {
+    List<String> c = cause(r);
+    return c.isEmpty() ? "" : String.join("; ", c);
+  }
+
+  static List<String> lines(TrialResult r, boolean detectors) {
+    Panic p = r.panic();
+    List<String> out = new ArrayList<>();
+    out.add(p.headline());
+    out.add(String.format(Locale.ROOT, "  on cpu%d, lwp %s, %.3f s after boot (seed %d)",
+        p.cpu(), p.lwp(), p.elapsedNanos() / 1e9, r.seed()));
+    out.add("");
+    out.add("cause (found by the detectors):");
+    List<String> cause = cause(r);
+    if (!detectors) {
+      out.add("  detectors off (--no-detectors): only the panic itself is known");
+    } else if (cause.isEmpty()) {
+      out.add("  none recorded: the panic is not the PR kern/51632 race");
+    } else {
+      for (String c : cause) {
+        out.add("  " + c);
+      }
+    }
+    UseAfterReturn u = r.deadFrameReads().isEmpty() ? null : r.deadFrameReads().get(0);
+    EarlyReturn e = u == null ? null : r.earlyReturns().stream()
+        .filter(x -> x.ticket() == u.ticket()).findFirst().orElse(null);
+    if (e != null) {
+      out.add("");
+      out.add("what happened (PR kern/51632):");
+      out.add("  1. " + u.frameOwner() + " ran psref_target_destroy -> psreffed_p, which put its"
+          + " frame P on its stack and broadcast a low-priority xcall (ticket " + u.ticket() + ")");
+      out.add("  2. xcall/" + u.cpu() + " took the job and counted it in xc_tailp *before* calling"
+          + " psreffed_p_xc; then it lost its CPU (softnet preempted it)");
+      out.add("  3. all CPUs had \"started\" the job (xc_headp == xc_tailp), so a second destroyer"
+          + " was admitted; its callbacks raised the shared xc_donep");
+      out.add("  4. xc_donep reached ticket " + e.ticket() + ": xc_wait returned in " + e.waiter()
+          + " while cpu" + e.running() + " still owed the callback; psreffed_p returned (P died)"
+          + " and psref_target_destroy set prt_class = NULL");
+      out.add("  5. xcall/" + u.cpu() + " resumed and read the dead P: P->class = "
+          + u.classWord() + ", target->prt_class = 0x0 -> _psref_held's KASSERT");
+      out.add("  fix: --xcall fixed (the PR's diff: admit and wake on xc_donep, drop xc_tailp)");
+    }
+    out.add("");
+    out.addAll(timeline(r));
+    return out;
+  }
+
+  /** The last trace events (softint runs folded) of the CPUs involved, oldest first. */
+  static List<String> timeline(TrialResult r) {
+    Panic p = r.panic();
+    Set<Integer> cpus = new TreeSet<>();
+    cpus.add(p.cpu());
+    for (Trace.Event e : p.trace()) {
+      if (e.kind().equals("xc_early_return") || e.kind().equals("psref_dead_frame_read")) {
+        cpus.add(e.cpu());
+      }
+    }
+    List<Trace.Event> ev = new ArrayList<>();
+    int softints = 0;
+    for (Trace.Event e : p.trace()) {
+      if (cpus.contains(e.cpu())) {
+        if (e.kind().equals("softint")) {
+          softints++;
+        } else {
+          ev.add(e);
+        }
+      }
+    }
+    List<String> out = new ArrayList<>();
+    out.add("last events on cpu" + cpus + " (time since boot; " + softints
+        + " softint runs not shown):");
+    int from = Math.max(0, ev.size() - TIMELINE);
+    for (Trace.Event e : ev.subList(from, ev.size())) {
+      out.add(String.format(Locale.ROOT, "  %10.3f ms  cpu%-2d %-12s %-22s %s", e.nanos() / 1e6,
+          e.cpu(), r.lwpNames().getOrDefault(e.lwp(), "lwp" + e.lwp()), e.kind(), args(e)));
+    }
+    return out;
+  }
+
+  static String args(Trace.Event e) {
+    switch (e.kind()) {
+      case "xc_dispatch":
+        return "ticket=" + e.a() + " cpus=" + mask(e.b());
+      case "xc_callback_start":
+      case "xc_callback_end":
+        return "xc_headp=" + e.a() + " job=" + e.b();
+      case "xc_wait_return":
+        return "ticket=" + e.a() + " xc_donep=" + e.b();
+      case "xc_early_return":
+        return "ticket=" + e.a() + " still running on cpu" + mask(e.b());
+      case "psref_destroy_start":
+      case "psref_destroy_end":
+        return "target=0x" + Long.toHexString(e.a()) + " class=0x" + Long.toHexString(e.b());
+      case "psref_dead_frame_read":
+        return "ticket=" + e.a() + " P=0x" + Long.toHexString(e.b());
+      default:
+        return e.a() == 0 && e.b() == 0 ? "" : e.a() + " " + e.b();
+    }
+  }
+
+  private static String mask(long m) {
+    List<Integer> l = new ArrayList<>();
+    for (long x = m; x != 0; x &= x - 1) {
+      l.add(Long.numberOfTrailingZeros(x));
+    }
+    return l.toString();
+  }
+
+  private static <T> List<T> first(List<T> l, int n) {
+    return l.subList(0, Math.min(n, l.size()));
+  }
+}

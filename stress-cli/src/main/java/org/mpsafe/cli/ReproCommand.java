@@ -1,0 +1,317 @@
+package org.mpsafe.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.mpsafe.xcall.XcallAccounting;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code repro}: PR kern/51632's reproduction steps as a program. Boot a machine of virtual
+ * CPUs, configure interfaces and addresses, enable forwarding, send traffic on every CPU,
+ * assign and delete addresses in a loop, and wait for the panic (legacy xcall accounting) or
+ * for the time to run out (fixed).
+ */
+@Command(name = "repro", mixinStandardHelpOptions = true, sortOptions = false,
+    versionProvider = MpsafeCli.Version.class, showDefaultValues = true,
+    description = {
+      "Reproduce NetBSD PR kern/51632: forwarding traffic plus address churn drives "
+          + "psref_target_destroy through low-priority xcall on every CPU.",
+      "With --xcall legacy (NetBSD 6/7: xc_tailp counted before the callback) the machine "
+          + "panics with \"mismatched psref target class: 0x0 (ref) != 0x2 (expected)\"; with "
+          + "--xcall fixed (the PR's diff) the same load runs clean."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:clean run (or the outcome --expect asked for)",
+      "1:panic (or not the outcome --expect asked for)",
+      "2:usage error (bad option or unwritable output file); nothing was started",
+      "3:hang detected by the watchdog",
+      "4:internal error",
+      "130:interrupted (Ctrl-C); summary and files are still written"})
+final class ReproCommand implements Callable<Integer> {
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--xcall", paramLabel = "legacy|fixed", defaultValue = "legacy",
+      converter = AccountingConverter.class,
+      description = "Low-priority xcall accounting: legacy (xc_tailp, NetBSD 6/7: panics) or "
+          + "fixed (xc_donep, the PR's fix).")
+  XcallAccounting xcall;
+
+  @Option(names = "--cpus", paramLabel = "N", defaultValue = "4",
+      description = "Virtual CPUs (1..64).")
+  int cpus;
+
+  @Option(names = "--interfaces", paramLabel = "N", defaultValue = "2",
+      description = "Network interfaces (2..16).")
+  int interfaces;
+
+  @Option(names = "--churn-lwps", paramLabel = "N",
+      description = "LWPs assigning/deleting addresses (>= 2; default: one per interface).")
+  Integer churnLwps;
+
+  @Option(names = "--duration", paramLabel = "TIME", defaultValue = "5m",
+      converter = DurationConverter.class,
+      description = "How long each trial runs at most (500ms, 30s, 5m, 1h30m, ...).")
+  Duration duration;
+
+  @Option(names = "--seed", paramLabel = "N",
+      description = "Seed of the workload's random choices (default: random; always printed).")
+  Long seed;
+
+  @Option(names = "--trials", paramLabel = "N", defaultValue = "1",
+      description = "Independent runs; prints the distribution of time to panic.")
+  int trials;
+
+  @Option(names = "--keep-going",
+      description = "After a panic, reboot and go on until --duration; count the panics.")
+  boolean keepGoing;
+
+  @Option(names = "--expect", paramLabel = "panic|clean",
+      description = "Exit 0 if the outcome is this, 1 otherwise (for CI and git bisect).")
+  String expect;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "Write the summary as JSON.")
+  Path json;
+
+  @Option(names = "--report", paramLabel = "FILE.html",
+      description = "Write a self-contained HTML report with plots.")
+  Path report;
+
+  @Option(names = "--jfr", paramLabel = "FILE",
+      description = "Record mpsafe's JFR events (xcall jobs, early returns, psref destroys, "
+          + "address changes, panic) to FILE for JDK Mission Control.")
+  Path jfr;
+
+  @Option(names = "--no-detectors",
+      description = "Turn off the early-return and dead-frame detectors (they only observe).")
+  boolean noDetectors;
+
+  @Option(names = "--quiet", description = "No live status line.")
+  boolean quiet;
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final Interrupt interrupt;
+
+  /** Ctrl-C: set by the shutdown hook; the run stops, reports, then releases the hook. */
+  static final class Interrupt {
+    volatile boolean requested;
+    final CountDownLatch reported = new CountDownLatch(1);
+  }
+
+  ReproCommand(PrintStream out, PrintStream err, Interrupt interrupt) {
+    this.out = out;
+    this.err = err;
+    this.interrupt = interrupt;
+  }
+
+  static final class AccountingConverter implements CommandLine.ITypeConverter<XcallAccounting> {
+    @Override
+    public XcallAccounting convert(String v) {
+      try {
+        return XcallAccounting.parse(v);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException("'" + v + "' is not legacy or fixed");
+      }
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
+    long runSeed = seed != null ? seed : new SplittableRandom().nextLong() >>> 1;
+    int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
+    TrialRunner.Settings settings = new TrialRunner.Settings(xcall, cpus, interfaces, lwps,
+        duration, !noDetectors, Duration.ofSeconds(30));
+    out.printf(Locale.ROOT, "mpsafe repro: xcall=%s cpus=%d interfaces=%d churn-lwps=%d "
+            + "duration=%s trials=%d seed=%d%n", xcall == XcallAccounting.LEGACY_TAILP
+            ? "legacy" : "fixed", cpus, interfaces, lwps, DurationConverter.format(duration),
+        trials, runSeed);
+    JfrSession jfrSession = jfr != null ? JfrSession.start(jfr) : null;
+    StatusLine status = new StatusLine(err, StatusLine.isTerminal(), quiet, 10,
+        duration.toMillis() / 1000.0);
+    TrialRunner runner = new TrialRunner(settings);
+    List<TrialResult> results = new ArrayList<>();
+    SplittableRandom seeds = new SplittableRandom(runSeed);
+    long t0 = System.nanoTime();
+    try {
+      for (int i = 0; i < trials && !interrupt.requested; i++) {
+        long trialSeed = i == 0 ? runSeed : seeds.nextLong() >>> 1;
+        long deadline = System.nanoTime() + duration.toNanos();
+        do {
+          status.trial(results.size() + 1, (int) results.stream()
+              .filter(r -> r.outcome() == TrialResult.Outcome.PANIC).count());
+          TrialResult r = runner.run(trialSeed, deadline, () -> interrupt.requested, status);
+          results.add(r);
+          status.clear();
+          printTrial(r);
+          trialSeed = seeds.nextLong() >>> 1;
+        } while (keepGoing && results.get(results.size() - 1).outcome()
+            == TrialResult.Outcome.PANIC && System.nanoTime() < deadline
+            && !interrupt.requested);
+      }
+      double elapsed = (System.nanoTime() - t0) / 1e9;
+      RunReport report = new RunReport(settings, runSeed, trials, keepGoing, elapsed, results,
+          RunReport.overall(results, interrupt.requested));
+      printSummary(report);
+      writeFiles(report, jfrSession);
+      return exitCode(report);
+    } finally {
+      status.clear();
+      interrupt.reported.countDown();
+    }
+  }
+
+  private void validate() {
+    if (cpus < 1 || cpus > 64) {
+      throw usage("Invalid value for option '--cpus': " + cpus + " (must be 1..64)");
+    }
+    if (interfaces < 2 || interfaces > 16) {
+      throw usage("Invalid value for option '--interfaces': " + interfaces
+          + " (must be 2..16: the PR needs destroys on two interfaces)");
+    }
+    if (churnLwps != null && (churnLwps < 2 || churnLwps > 64)) {
+      throw usage("Invalid value for option '--churn-lwps': " + churnLwps + " (must be 2..64)");
+    }
+    if (trials < 1 || trials > 10_000) {
+      throw usage("Invalid value for option '--trials': " + trials + " (must be 1..10000)");
+    }
+    if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
+      throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");
+    }
+    checkWritable("--json", json);
+    checkWritable("--report", report);
+    checkWritable("--jfr", jfr);
+  }
+
+  private void checkWritable(String opt, Path p) {
+    if (p == null) {
+      return;
+    }
+    Path abs = p.toAbsolutePath();
+    Path dir = abs.getParent();
+    String why = null;
+    if (Files.isDirectory(abs)) {
+      why = "is a directory";
+    } else if (dir == null || !Files.isDirectory(dir)) {
+      why = "directory " + dir + " does not exist";
+    } else if (Files.exists(abs) ? !Files.isWritable(abs) : !Files.isWritable(dir)) {
+      why = "is not writable";
+    }
+    if (why != null) {
+      throw usage("Cannot write " + opt + " file '" + p + "': " + why);
+    }
+  }
+
+  private CommandLine.ParameterException usage(String msg) {
+    return new CommandLine.ParameterException(spec.commandLine(), msg);
+  }
+
+  /**
+   * The exit code. With --expect: 0 when every run had the expected outcome (every run
+   * panicked for "panic"; none panicked or hung for "clean"), else 1.
+   */
+  private int exitCode(RunReport r) {
+    TrialResult.Outcome o = r.outcome();
+    if (expect != null && o != TrialResult.Outcome.INTERRUPTED) {
+      boolean ok = expect.equals("panic")
+          ? !r.trials().isEmpty() && r.panics() == r.trials().size()
+          : o == TrialResult.Outcome.CLEAN;
+      return ok ? 0 : 1;
+    }
+    switch (o) {
+      case CLEAN:
+        return 0;
+      case PANIC:
+        return 1;
+      case HANG:
+        return 3;
+      default:
+        return 130;
+    }
+  }
+
+  private void printTrial(TrialResult r) {
+    if (r.outcome() == TrialResult.Outcome.PANIC) {
+      out.println();
+      for (String line : PanicReport.lines(r, !noDetectors)) {
+        out.println(line);
+      }
+      out.println();
+    } else if (r.outcome() == TrialResult.Outcome.HANG) {
+      out.println(r.hang().headline());
+      for (String l : r.hang().lwps()) {
+        out.println("  " + l);
+      }
+    }
+    if (trials > 1 || keepGoing) {
+      out.printf(Locale.ROOT, "trial %s after %.3f s (seed %d)%n", r.outcome().json(),
+          r.elapsedS(), r.seed());
+    }
+  }
+
+  private void printSummary(RunReport r) {
+    TrialResult.Counters c = r.totals();
+    out.println("summary");
+    row("outcome", r.outcome().json() + (r.trials().size() > 1 ? " (" + r.panics() + " of "
+        + r.trials().size() + " runs panicked)" : ""));
+    row("elapsed", String.format(Locale.ROOT, "%.2f s", r.elapsedS()));
+    row("packets forwarded", c.packetsForwarded() + String.format(Locale.ROOT, " (%s/s)",
+        StatusLine.human(c.packetsForwarded() / Math.max(1e-9, r.elapsedS()))));
+    row("packets in / noroute / dropped", c.packetsTotal() + " / " + c.noroute() + " / "
+        + c.qdrops());
+    row("addresses added / deleted", c.addressesAdded() + " / " + c.addressesDeleted());
+    row("destroys rtentry / ifaddr", c.rtDestroys() + " / " + c.ifaDestroys());
+    row("xcalls low / high priority", c.xcLowpri() + " / " + c.xcHighpri());
+    row("xc_wait early returns", noDetectors ? "n/a (--no-detectors)"
+        : String.valueOf(c.xcEarlyReturns()));
+    row("dead frame reads", noDetectors ? "n/a" : String.valueOf(c.deadFrameReads()));
+    row("panics", String.valueOf(r.panics()));
+    Map<String, Double> d = r.panicDistribution();
+    if (!d.isEmpty() && r.trials().size() > 1) {
+      row("time to panic", String.format(Locale.ROOT, "min %.3f s  median %.3f s  p90 %.3f s"
+          + "  max %.3f s", d.get("min"), d.get("median"), d.get("p90"), d.get("max")));
+    }
+  }
+
+  private void row(String k, String v) {
+    out.printf(Locale.ROOT, "  %-32s %s%n", k, v);
+  }
+
+  private void writeFiles(RunReport r, JfrSession jfrSession) throws IOException {
+    if (json != null) {
+      JsonReport.write(r, json);
+      out.println("wrote " + json);
+    }
+    if (report != null) {
+      HtmlReport.write(r, report);
+      out.println("wrote " + report);
+    }
+    if (jfrSession != null) {
+      jfrSession.stop();
+      out.println("wrote " + jfr + " (open it in JDK Mission Control; events under 'mpsafe')");
+    }
+  }
+
+  /** Waits (bounded) for the run to report after Ctrl-C. */
+  static void awaitReport(Interrupt i) {
+    try {
+      i.reported.await(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

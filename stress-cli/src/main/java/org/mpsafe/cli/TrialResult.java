@@ -1,0 +1,48 @@
+package org.mpsafe.cli;
+
+import java.util.List;
+import java.util.Map;
+import org.mpsafe.kern.HangReport;
+import org.mpsafe.kern.Panic;
+import org.mpsafe.psref.UseAfterReturn;
+import org.mpsafe.xcall.EarlyReturn;
+
+/**
+ * One boot of the machine under the PR's load, from boot to panic, hang, interrupt or the end
+ * of its time.
+ */
+record TrialResult(
+    Outcome outcome, long seed, double elapsedS, Panic panic, HangReport hang,
+    List<EarlyReturn> earlyReturns, List<UseAfterReturn> deadFrameReads, Counters counters,
+    List<Sample> samples, Map<Integer, String> lwpNames) {
+
+  enum Outcome {
+    PANIC, CLEAN, HANG, INTERRUPTED;
+
+    String json() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** The counters the summary, the status line and the JSON report show. */
+  record Counters(
+      long packetsForwarded, long packetsTotal, long noroute, long qdrops, long addressesAdded,
+      long addressesDeleted, long rtDestroys, long ifaDestroys, long xcLowpri, long xcHighpri,
+      long xcEarlyReturns, long deadFrameReads, long churnCycles) {
+
+    Counters plus(Counters o) {
+      return new Counters(packetsForwarded + o.packetsForwarded, packetsTotal + o.packetsTotal,
+          noroute + o.noroute, qdrops + o.qdrops, addressesAdded + o.addressesAdded,
+          addressesDeleted + o.addressesDeleted, rtDestroys + o.rtDestroys,
+          ifaDestroys + o.ifaDestroys, xcLowpri + o.xcLowpri, xcHighpri + o.xcHighpri,
+          xcEarlyReturns + o.xcEarlyReturns, deadFrameReads + o.deadFrameReads,
+          churnCycles + o.churnCycles);
+    }
+
+    static final Counters ZERO = new Counters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+
+  /** A point of the time series: seconds since the run began, rates over the last interval. */
+  record Sample(double t, double forwardedPerS, double churnPerS, long rtDestroys,
+      long ifaDestroys, long earlyReturns) {}
+}

@@ -1,0 +1,125 @@
+package org.mpsafe.cli;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.mpsafe.kern.Lwp;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.MachineConfig;
+import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.net.IpStat;
+import org.mpsafe.net.NetStack;
+import org.mpsafe.psref.PsrefOptions;
+import org.mpsafe.psref.Psrefs;
+import org.mpsafe.xcall.Xcall;
+import org.mpsafe.xcall.XcallAccounting;
+
+/**
+ * Boots a machine, puts the PR's load on it and watches it: one {@link TrialResult}.
+ *
+ * <p>Steps, as in PR kern/51632: boot (NET_MPSAFE: psref-protected ifaddrs and rtentries),
+ * configure interfaces and addresses, enable forwarding, start traffic on every CPU, start
+ * address churn on the interfaces, wait for the first panic or the end of the time.
+ */
+final class TrialRunner {
+  /** What a run is made of. */
+  record Settings(
+      XcallAccounting xcall, int cpus, int interfaces, int churnLwps, Duration duration,
+      boolean detectors, Duration watchdog) {}
+
+  /** Receives counters while the trial runs (the status line). */
+  interface Progress {
+    void update(double elapsedS, TrialResult.Counters c, double fwdPerS);
+  }
+
+  private final Settings settings;
+
+  TrialRunner(Settings settings) {
+    this.settings = settings;
+  }
+
+  /**
+   * Runs one trial until panic, hang, {@code deadlineNanos} or {@code interrupted}; shuts the
+   * machine down (no thread left) before returning.
+   */
+  TrialResult run(long seed, long deadlineNanos, BooleanSupplier interrupted, Progress progress)
+      throws InterruptedException {
+    long t0 = System.nanoTime();
+    MachineConfig mc = MachineConfig.of(settings.cpus())
+        .withTraceSize(4096)
+        .withWatchdog(settings.watchdog())
+        .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
+        .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
+        .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
+    Machine m = Machine.boot(mc);
+    ForwardingLoad load = null;
+    NetStack net = null;
+    List<TrialResult.Sample> samples = new ArrayList<>();
+    try {
+      net = NetStack.create(m);
+      load = ForwardingLoad.start(net, new ForwardingLoad.Config(settings.interfaces(),
+          settings.churnLwps(), 4, seed, 64, 20_000));
+      long sampleNanos = sampleInterval(deadlineNanos - t0);
+      TrialResult.Counters last = TrialResult.Counters.ZERO;
+      long lastT = t0;
+      while (m.running() && !interrupted.getAsBoolean()) {
+        long now = System.nanoTime();
+        long left = deadlineNanos - now;
+        if (left <= 0) {
+          break;
+        }
+        m.awaitStop(Duration.ofNanos(Math.min(left, sampleNanos)));
+        now = System.nanoTime();
+        TrialResult.Counters c = counters(m, net, load);
+        double dt = Math.max(1e-9, (now - lastT) / 1e9);
+        double fwd = (c.packetsForwarded() - last.packetsForwarded()) / dt;
+        samples.add(new TrialResult.Sample((now - t0) / 1e9, fwd,
+            (c.churnCycles() - last.churnCycles()) / dt, c.rtDestroys(), c.ifaDestroys(),
+            c.xcEarlyReturns()));
+        progress.update((now - t0) / 1e9, c, fwd);
+        last = c;
+        lastT = now;
+      }
+    } finally {
+      if (load != null) {
+        load.stopTraffic();
+      }
+    }
+    double elapsed = (System.nanoTime() - t0) / 1e9;
+    TrialResult.Outcome outcome = m.panic().isPresent() ? TrialResult.Outcome.PANIC
+        : m.hang().isPresent() ? TrialResult.Outcome.HANG
+        : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
+        : TrialResult.Outcome.CLEAN;
+    Map<Integer, String> names = new HashMap<>();
+    for (Lwp l : m.lwps()) {
+      names.put(l.id(), l.name());
+    }
+    TrialResult.Counters c = counters(m, net, load);
+    Xcall xc = Xcall.of(m);
+    List<String> alive = m.shutdown();
+    if (!alive.isEmpty()) {
+      throw new IllegalStateException("threads did not stop: " + alive);
+    }
+    return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
+        m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
+        samples, names);
+  }
+
+  private static long sampleInterval(long runNanos) {
+    long s = runNanos / 200;
+    return Math.max(100_000_000L, Math.min(1_000_000_000L, s));
+  }
+
+  static TrialResult.Counters counters(Machine m, NetStack net, ForwardingLoad load) {
+    Xcall xc = Xcall.of(m);
+    IpStat ip = net == null ? new IpStat(0, 0, 0, 0, 0, 0, 0) : net.ipstat();
+    return new TrialResult.Counters(ip.forwarded(), ip.total(), ip.noroute(), ip.qdrops(),
+        net == null ? 0 : net.addrs().added(), net == null ? 0 : net.addrs().deleted(),
+        net == null ? 0 : net.rt().destroys(), net == null ? 0 : net.addrs().destroys(),
+        xc.lowpriCount(), xc.highpriCount(), xc.earlyReturns(), Psrefs.useAfterReturnCount(m),
+        load == null ? 0 : load.churnCycles());
+  }
+}
