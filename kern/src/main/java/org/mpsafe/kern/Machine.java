@@ -308,6 +308,13 @@ public final class Machine implements AutoCloseable {
     Panic p = new Panic(message, c == null ? -1 : c.index(), l.name(), uptimeNanos(),
         List.copyOf(Arrays.asList(Thread.currentThread().getStackTrace())), List.copyOf(trace));
     if (panicRef.compareAndSet(null, p)) {
+      PanicEvent ev = new PanicEvent();
+      if (ev.isEnabled()) {
+        ev.message = message;
+        ev.cpu = p.cpu();
+        ev.lwp = p.lwp();
+        ev.commit();
+      }
       stop(Outcome.PANIC);
     }
     return new KernelPanic(p);

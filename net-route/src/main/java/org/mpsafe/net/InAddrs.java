@@ -62,24 +62,34 @@ public final class InAddrs {
     if (ifp == null) {
       throw new IllegalArgumentException("in_control needs an interface");
     }
+    AddressChangeEvent ev = new AddressChangeEvent();
+    ev.begin();
     int bound = Kern.curlwpBind();
     ifp.ioctlLock.enter();
+    int e;
     try {
       if (ifp.detached) {
-        return Inet.EADDRNOTAVAIL;
-      }
-      switch (cmd) {
-        case Inet.SIOCAIFADDR:
-          return addAddr(ifp, addr, prefixlen);
-        case Inet.SIOCDIFADDR:
-          return deleteAddr(ifp, addr);
-        default:
-          return Inet.EINVAL;
+        e = Inet.EADDRNOTAVAIL;
+      } else if (cmd == Inet.SIOCAIFADDR) {
+        e = addAddr(ifp, addr, prefixlen);
+      } else if (cmd == Inet.SIOCDIFADDR) {
+        e = deleteAddr(ifp, addr);
+      } else {
+        e = Inet.EINVAL;
       }
     } finally {
       ifp.ioctlLock.exit();
       Kern.curlwpBindx(bound);
     }
+    ev.end();
+    if (ev.shouldCommit()) {
+      ev.ifp = ifp.name;
+      ev.addr = Inet.format(addr, prefixlen);
+      ev.op = cmd == Inet.SIOCAIFADDR ? "add" : cmd == Inet.SIOCDIFADDR ? "delete" : "?";
+      ev.errno = e;
+      ev.commit();
+    }
+    return e;
   }
 
   private int addAddr(Ifnet ifp, int addr, int prefixlen) {

@@ -274,14 +274,25 @@ public final class Psrefs {
     target.prtDraining = true;
     Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
     int frameAddr = l.stack().depth();
+    PsrefEvents.Destroy ev = new PsrefEvents.Destroy();
+    ev.begin();
+    int rounds = 1;
     while (psreffedP(target, cls)) {
       cls.prcLock.enter();
       cls.prcCv.timedwait(cls.prcLock, 1);
       cls.prcLock.exit();
+      rounds++;
     }
     target.prtClass = null;
     cls.destroys.incrementAndGet();
     Trace.record(PSREF_DESTROY_END, Kaddr.of(target), Kaddr.of(cls));
+    ev.end();
+    if (ev.shouldCommit()) {
+      ev.cls = cls.name;
+      ev.target = String.valueOf(target);
+      ev.rounds = rounds;
+      ev.commit();
+    }
     reuseDeadFrame(l, frameAddr);
   }
 
@@ -330,6 +341,13 @@ public final class Psrefs {
       FrameTag tag = (FrameTag) cookie1;
       Lwp l = Lwp.current();
       Trace.record(PSREF_DEAD_FRAME, tag.ticket, Kaddr.of(p));
+      PsrefEvents.DeadFrameRead ev = new PsrefEvents.DeadFrameRead();
+      if (ev.isEnabled()) {
+        ev.owner = tag.owner;
+        ev.ticket = tag.ticket;
+        ev.cpu = l.cpu().index();
+        ev.commit();
+      }
       PsrefState.of(l.machine()).report(new UseAfterReturn(tag.owner, Kaddr.format(p),
           tag.ticket, l.cpu().index(), Kaddr.format(p.load(FRAME_CLASS)),
           l.machine().uptimeNanos()));

@@ -101,6 +101,14 @@ final class EarlyReturnDetector {
         cpus(started & ~fin), cpus(sent & ~started), donep, uptimeNanos);
     count.incrementAndGet();
     Trace.record(EARLY_RETURN, ticket, started & ~fin);
+    XcallEvents.EarlyReturn ev = new XcallEvents.EarlyReturn();
+    if (ev.isEnabled()) {
+      ev.ticket = ticket;
+      ev.job = job;
+      ev.running = e.running().toString();
+      ev.donep = donep;
+      ev.commit();
+    }
     if (recent.size() < 64) {
       recent.add(e);
     }

@@ -176,6 +176,12 @@ public final class Xcall {
     }
     xc.lo.waitDone(where);
     Trace.record(XC_WAIT_RETURN, where, xc.lo.donep);
+    XcallEvents.WaitReturn ev = new XcallEvents.WaitReturn();
+    if (ev.isEnabled()) {
+      ev.ticket = where;
+      ev.donep = xc.lo.donep;
+      ev.commit();
+    }
     if (xc.detector != null) {
       xc.detector.waitReturned(where, xc.lo.donep, xc.machine.uptimeNanos());
     }
@@ -243,6 +249,13 @@ public final class Xcall {
       detector.admitted(lo.job, where, sent);
     }
     Trace.record(XC_DISPATCH, where, sent);
+    XcallEvents.Job ev = new XcallEvents.Job();
+    if (ev.isEnabled()) {
+      ev.ticket = where;
+      ev.job = lo.job;
+      ev.cpus = sent;
+      ev.commit();
+    }
     lo.lock.exit();
     Kassert.kassert((where & XC_PRI_BIT) == 0, "(where & XC_PRI_BIT) == 0", FILE, line(285));
     return where;
@@ -286,7 +299,15 @@ public final class Xcall {
 
       Kassert.kassert(func != null, "func != NULL", FILE, line(318));
       Trace.record(XC_CB_START, lo.headp, job);
+      XcallEvents.Callback ev = new XcallEvents.Callback();
+      ev.begin();
       call(func, arg1, arg2, l);
+      ev.end();
+      if (ev.shouldCommit()) {
+        ev.cpu = i;
+        ev.job = job;
+        ev.commit();
+      }
       Trace.record(XC_CB_END, lo.headp, job);
       Kassert.kassertMsg(l.nopreempt() == 0, "l->l_nopreempt == 0", FILE, line(320),
           "lwp %p nopreempt %d func %p", l, l.nopreempt(), func);
