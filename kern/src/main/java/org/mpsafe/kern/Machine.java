@@ -364,7 +364,7 @@ public final class Machine implements AutoCloseable {
     }
     for (Thread t : threads) {
       try {
-        LockSupportUnpark.unpark(t);
+        java.util.concurrent.locks.LockSupport.unpark(t);
         t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -426,13 +426,6 @@ public final class Machine implements AutoCloseable {
           return;
         }
       }
-    }
-  }
-
-  /** Package-private helper so shutdown can nudge a parked thread. */
-  private static final class LockSupportUnpark {
-    static void unpark(Thread t) {
-      java.util.concurrent.locks.LockSupport.unpark(t);
     }
   }
 }

@@ -15,9 +15,9 @@ import org.mpsafe.kern.Pri;
  * assigning and deleting addresses on the interfaces.
  *
  * <p>Layout: interface {@code wm<i>} has a permanent address {@code 10.i.255.1/24} and churns
- * {@code 10.i.k.1/24}, k &lt; {@code prefixesPerInterface}; traffic goes to random hosts of all
- * those prefixes (forwarded while the churned address exists, noroute otherwise), 5% to an
- * unroutable net and 1% with TTL 1. Everything random comes from {@code seed}.
+ * {@code 10.i.k.1/24}, k &lt; {@code prefixesPerInterface}; traffic goes to random hosts of those
+ * prefixes (see {@link Nic}: churned ones are forwarded while their address exists, noroute
+ * otherwise), 5% to an unroutable net and 1% with TTL 1. Everything random comes from {@code seed}.
  *
  * @see NetStack
  */
@@ -96,20 +96,17 @@ public final class ForwardingLoad {
       }
     });
     net.setForwarding(true);
-    int[] prefixes = new int[n * (config.prefixesPerInterface() + 1)];
-    int[] lens = new int[prefixes.length];
-    int j = 0;
+    int[] stable = new int[n];
+    int[] churned = new int[n * config.prefixesPerInterface()];
     for (int i = 0; i < n; i++) {
-      prefixes[j] = base(i);
-      lens[j++] = 24;
+      stable[i] = base(i);
       for (int k = 0; k < config.prefixesPerInterface(); k++) {
-        prefixes[j] = churned(i, k);
-        lens[j++] = 24;
+        churned[i * config.prefixesPerInterface() + k] = churned(i, k);
       }
     }
     SplittableRandom seeds = new SplittableRandom(config.seed());
     for (int c = 0; c < m.ncpu(); c++) {
-      nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), prefixes, lens, seeds.nextLong(),
+      nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), stable, churned, seeds.nextLong(),
           config.nicBurst(), config.nicPauseNanos()));
     }
     for (int c = 0; c < config.churnLwps(); c++) {

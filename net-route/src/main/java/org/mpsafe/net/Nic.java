@@ -11,29 +11,30 @@ import org.mpsafe.kern.Cpu;
  * running — which is how, in a real kernel, softnet comes to preempt an {@code xcall/N} thread
  * between its {@code xc_tailp++} and its callback.
  *
- * <p>Destinations are drawn (from a seeded generator) over the configured prefixes, a share of
- * them unroutable and a share with TTL 1. Rate: {@code burst} packets, then a pause of
+ * <p>Destinations are drawn (from a seeded generator): 45% to hosts of the permanent /24s
+ * (always routed; 1% of all packets with TTL 1), 50% to hosts of the churned /24s (routed only
+ * while their address exists) and 5% to an unroutable net. Rate: {@code burst} packets, then a pause of
  * {@code pauseNanos}; a full queue drops (counted).
  */
 final class Nic implements Runnable {
   private final NetStack net;
   private final Cpu cpu;
   private final Ifnet rcvif;
-  private final int[] prefixes;
-  private final int[] lens;
+  private final int[] stable;
+  private final int[] churned;
   private final SplittableRandom rnd;
   private final int burst;
   private final long pauseNanos;
   volatile boolean stop;
   final Thread thread;
 
-  Nic(NetStack net, Cpu cpu, Ifnet rcvif, int[] prefixes, int[] lens, long seed, int burst,
+  Nic(NetStack net, Cpu cpu, Ifnet rcvif, int[] stable, int[] churned, long seed, int burst,
       long pauseNanos) {
     this.net = net;
     this.cpu = cpu;
     this.rcvif = rcvif;
-    this.prefixes = prefixes;
-    this.lens = lens;
+    this.stable = stable;
+    this.churned = churned;
     this.rnd = new SplittableRandom(seed);
     this.burst = burst;
     this.pauseNanos = pauseNanos;
@@ -51,12 +52,11 @@ final class Nic implements Runnable {
         int ttl = 64;
         if (r < 5) {
           dst = 0xC0A8_0000 | rnd.nextInt(0x10000);   // 192.168/16: no route
+        } else if (r < 50) {
+          dst = stable[rnd.nextInt(stable.length)] | (2 + rnd.nextInt(250));
+          ttl = r == 5 ? 1 : 64;
         } else {
-          int j = rnd.nextInt(prefixes.length);
-          dst = prefixes[j] | (rnd.nextInt() & ~Inet.mask(lens[j]));
-          if (r < 6) {
-            ttl = 1;
-          }
+          dst = churned[rnd.nextInt(churned.length)] | (2 + rnd.nextInt(250));
         }
         ip.enqueue(cpu, rcvif, 0x0A00_0001, dst, ttl);
       }

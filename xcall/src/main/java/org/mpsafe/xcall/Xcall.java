@@ -2,7 +2,6 @@ package org.mpsafe.xcall;
 
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
-import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kassert;
@@ -423,9 +422,5 @@ public final class Xcall {
   public String lowpriState() {
     return "xc_headp=" + lo.headp + " xc_donep=" + lo.donep
         + (accounting == XcallAccounting.LEGACY_TAILP ? " xc_tailp=" + xcTailp : "");
-  }
-
-  static int checkIpl(int ipl) {
-    return Ipl.check(ipl);
   }
 }
