@@ -100,8 +100,8 @@ final class Scheduler {
    */
   void preempt(Lwp l, boolean yieldToAny) {
     machine.checkRunning();
-    if (l.nopreempt > 0 && !yieldToAny) {
-      return;
+    if (l.nopreempt > 0) {
+      return;   // preemption (and a yield, which could migrate us) waits for kpreempt_enable
     }
     lock.lock();
     Cpu c = l.cpu;
