@@ -358,6 +358,18 @@ final class Scheduler {
   }
 
   private void updateWant() {
+    if (!machine.running()) {
+      // Fix: once stopped, keep stopAll()'s signal. Recomputing here (an LWP that was between
+      // preemption points at the stop and then slept or released its CPU) used to reset every
+      // CPU to NO_WANT, so an LWP looping on preempt() elsewhere never saw the stop and
+      // shutdown could not join it. running is written before stopAll() takes the lock, so a
+      // section after stopAll's sees it false.
+      for (Cpu c : cpus) {
+        c.wantPri = Integer.MAX_VALUE;
+        c.anyWaiter = true;
+      }
+      return;
+    }
     int g = globalq.isEmpty() ? NO_WANT : globalq.get(0).pri;
     for (Cpu c : cpus) {
       int top = c.runq.isEmpty() ? NO_WANT : c.runq.get(0).pri;
