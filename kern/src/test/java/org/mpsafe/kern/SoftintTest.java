@@ -111,6 +111,28 @@ class SoftintTest {
     }
   }
 
+  /**
+   * A softint scheduled as soon as boot returns runs at the caller's first splx(): boot returns
+   * only once the softint LWPs have started (a NEW one used to be skipped by the schedule).
+   */
+  @Test
+  void softintScheduledRightAfterBootRunsAtFirstSplx() {
+    for (int i = 0; i < 20; i++) {
+      try (Machine m = Machine.boot(MachineConfig.of(1))) {
+        AtomicInteger ran = new AtomicInteger();
+        Softint.Handle h = m.softint().establish(Softint.SOFTINT_NET, ran::incrementAndGet, "b");
+        int r = m.call("early", () -> {
+          int s = Kern.splsoftnet();
+          m.softint().schedule(h);
+          Kern.splx(s);
+          return ran.get();
+        });
+        assertEquals(1, r, "boot " + i);
+        assertCleanShutdown(m);
+      }
+    }
+  }
+
   @Test
   void establishRejectsMisuse() {
     try (Machine m = Machine.boot(MachineConfig.of(1))) {
