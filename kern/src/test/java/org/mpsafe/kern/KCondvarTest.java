@@ -94,7 +94,7 @@ class KCondvarTest {
     try (Machine m = Machine.boot(MachineConfig.of(2))) {
       KMutex mtx = new KMutex("pp");
       KCondvar cv = new KCondvar("ppcv");
-      int rounds = 20_000;
+      int rounds = 10_000;
       int[] turn = {0};
       int[] moves = new int[2];
       AtomicInteger done = new AtomicInteger();

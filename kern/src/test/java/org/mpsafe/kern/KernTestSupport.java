@@ -84,6 +84,13 @@ final class KernTestSupport {
     }
   }
 
+  /** Waits until every softint LWP idles: no CPU is busy with boot work any more. */
+  static void awaitSoftintsIdle(Machine m) {
+    awaitOrStop(m, () -> m.lwps().stream()
+        .filter(l -> (l.pflag() & Lwp.LP_INTR) != 0)
+        .allMatch(l -> l.state() == Lwp.State.IDLE));
+  }
+
   /** The LWP of this machine named {@code name}. */
   static Lwp lwpNamed(Machine m, String name) {
     return m.lwps().stream().filter(l -> l.name().equals(name)).findFirst()
