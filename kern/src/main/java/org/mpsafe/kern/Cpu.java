@@ -36,6 +36,11 @@ public final class Cpu implements KObject {
   volatile int wantPri = Scheduler.NO_WANT;
   /** True while any LWP waits for this CPU (yield points hand over to it). */
   volatile boolean anyWaiter;
+  /**
+   * The thread a softint interrupted here at raised IPL: it resumes here before any other
+   * thread (Scheduler invariant S5); under the scheduler lock.
+   */
+  Lwp pinned;
   /** LWPs bound to this CPU and waiting for it, by priority then arrival; under the lock. */
   final List<Lwp> runq = new ArrayList<>();
 

@@ -69,8 +69,11 @@ public final class KStack {
     if (p.stack != this || p.addr >= sp || frameAt[p.addr] != p.frame) {
       throw new IllegalStateException("pop of a frame that is not live: " + p);
     }
+    // Fix: forget every frame that dies here, not only p's. Clearing just frameAt[p.addr] left
+    // the ids of frames above p (callees returning with their caller) in place, so a later,
+    // larger push covering their storage made their Ptrs live() again and pop()-able.
+    java.util.Arrays.fill(frameAt, p.addr, sp, 0L);
     sp = p.addr;
-    frameAt[p.addr] = 0;
   }
 
   /**

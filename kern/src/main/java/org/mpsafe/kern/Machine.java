@@ -89,11 +89,21 @@ public final class Machine implements AutoCloseable {
     }
   }
 
-  /** Boots a machine: CPUs, softint LWPs, the watchdog. */
+  /** Boots a machine: CPUs, softint LWPs (started before this returns), the watchdog. */
   public static Machine boot(MachineConfig config) {
     Machine m = new Machine(config);
     for (Lwp l : m.lwps) {
       l.thread.start();
+    }
+    // Fix: boot used to return with softint LWPs possibly not started (state NEW); a softint
+    // scheduled then was not made runnable and missed the caller's next splx()/mutex_exit.
+    try {
+      if (!m.softint.awaitStarted(TimeUnit.SECONDS.toNanos(30))) {
+        m.shutdown();
+        throw new IllegalStateException("softint LWPs did not start in 30 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     if (m.watchdog != null) {
       m.watchdog.start();

@@ -23,6 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *     handed a CPU the moment one is free, so nobody waits while a CPU idles.
  *  S3 A bound LWP is only ever granted its own CPU.
  *  S4 A CPU goes to its highest-priority waiter; equal priorities are served in arrival order.
+ *  S5 A raised IPL pins: a thread that a softint interrupts at IPL > IPL_NONE (only a softint
+ *     above that IPL can) waits in Cpu.pinned, in no run queue, and takes the CPU back as soon
+ *     as no softint above its IPL is pending: before any other thread, never on another CPU.
+ *     This is NetBSD's softint borrowing the interrupted LWP's context and returning to it.
  *
  * Preemption. Rump has none: a vCPU changes hands only when its LWP blocks or yields. mpsafe
  * adds preemption at explicit points (mutex_exit, splx lowering the IPL, softint return,
@@ -43,6 +47,8 @@ final class Scheduler {
   private final List<Lwp> globalq = new ArrayList<>();
   private long seq;
   private int nextCpu;
+  /** LWPs granted a CPU in the current critical section, told by {@link #commit}. */
+  private final List<Lwp> granting = new ArrayList<>(2);
 
   Scheduler(Machine machine, Cpu[] cpus) {
     this.machine = machine;
@@ -60,8 +66,8 @@ final class Scheduler {
         grant(c, l);
       } else {
         enqueue(l);
-        updateWant();
       }
+      commit();
     } finally {
       lock.unlock();
     }
@@ -82,12 +88,12 @@ final class Scheduler {
       l.granted = null;
       l.state = next;
       l.since = System.nanoTime();
-      Lwp n = best(c, Integer.MIN_VALUE, Ipl.IPL_NONE);
+      Lwp n = next(c);
       if (n != null) {
         dequeue(n);
         grant(c, n);
       }
-      updateWant();
+      commit();
     } finally {
       lock.unlock();
     }
@@ -109,7 +115,7 @@ final class Scheduler {
       machine.checkRunning();
       Lwp w = best(c, yieldToAny ? Integer.MIN_VALUE : l.pri + 1, c.ipl);
       if (w == null) {
-        updateWant();
+        commit();
         return;
       }
       dequeue(w);
@@ -118,13 +124,20 @@ final class Scheduler {
       c.owner = null;
       grant(c, w);
       l.granted = null;
-      Cpu idle = l.isBound() ? null : idleCpu(l);
-      if (idle != null) {
-        grant(idle, l);
+      if (l.savedIpl > Ipl.IPL_NONE && (l.pflag & Lwp.LP_INTR) == 0) {
+        // S5. Fix: this thread was interrupted at raised IPL by a softint; it used to be
+        // queued like a preempted thread, so a higher-priority thread could take the CPU while
+        // it sat at IPL_SOFTNET, and an unbound one migrated to an idle CPU mid-spl section.
+        pin(c, l);
       } else {
-        enqueue(l);
+        Cpu idle = l.isBound() ? null : idleCpu(l);
+        if (idle != null) {
+          grant(idle, l);
+        } else {
+          enqueue(l);
+        }
       }
-      updateWant();
+      commit();
     } finally {
       lock.unlock();
     }
@@ -167,8 +180,8 @@ final class Scheduler {
         grant(c, l);
       } else {
         enqueue(l);
-        updateWant();
       }
+      commit();
     } finally {
       lock.unlock();
     }
@@ -198,6 +211,9 @@ final class Scheduler {
             if (l.boundCpu != null) {
               l.boundCpu.runq.remove(l);
             }
+            if (l.cpu != null && l.cpu.pinned == l) {
+              l.cpu.pinned = null;
+            }
             l.state = Lwp.State.ZOMBIE;
           }
         } finally {
@@ -216,15 +232,32 @@ final class Scheduler {
     l.savedIpl = Ipl.IPL_NONE;
   }
 
+  /** Makes {@code l} the owner of {@code c}; {@link #commit} tells {@code l}. */
   private void grant(Cpu c, Lwp l) {
     c.owner = l;
     l.cpu = c;
     l.state = Lwp.State.ONPROC;
     l.since = 0;
-    l.granted = c;
-    if (l.thread != Thread.currentThread()) {
-      l.unpark();
+    granting.add(l);
+  }
+
+  /**
+   * Ends a critical section that changed owners or queues: recomputes every CPU's wanted
+   * priority, then publishes this section's grants (l.granted, unpark). Fix: grant() used to
+   * publish at once, before updateWant(); the new owner could then run, pass a preemption point
+   * reading the old wantPri (NO_WANT while a softint owned the CPU) and miss a waiter that
+   * outranked it, e.g. a pending softnet softint at splx().
+   */
+  private void commit() {
+    updateWant();
+    for (int i = 0; i < granting.size(); i++) {
+      Lwp l = granting.get(i);
+      l.granted = l.cpu;
+      if (l.thread != Thread.currentThread()) {
+        l.unpark();
+      }
     }
+    granting.clear();
   }
 
   /** A free CPU for unbound {@code l}, preferring the one it ran on; null if all are busy. */
@@ -258,7 +291,34 @@ final class Scheduler {
   }
 
   private void dequeue(Lwp l) {
+    if (l.cpu != null && l.cpu.pinned == l) {
+      l.cpu.pinned = null;
+      return;
+    }
     (l.isBound() ? l.boundCpu.runq : globalq).remove(l);
+  }
+
+  /** S5: {@code l}, interrupted at raised IPL on {@code c}, waits there for {@code c} alone. */
+  private void pin(Cpu c, Lwp l) {
+    if (c.pinned != null) {
+      throw new IllegalStateException(c + " already holds interrupted " + c.pinned + ", not " + l);
+    }
+    c.pinned = l;
+    l.state = Lwp.State.RUNNABLE;
+    l.since = System.nanoTime();
+  }
+
+  /**
+   * Who takes {@code c} when its owner releases it: the best waiter, except that an LWP pinned
+   * by S5 lets only softints above its IPL run before it.
+   */
+  private Lwp next(Cpu c) {
+    Lwp p = c.pinned;
+    if (p == null) {
+      return best(c, Integer.MIN_VALUE, Ipl.IPL_NONE);
+    }
+    Lwp s = best(c, Integer.MIN_VALUE, p.savedIpl);
+    return s != null ? s : p;
   }
 
   /**
@@ -298,6 +358,18 @@ final class Scheduler {
   }
 
   private void updateWant() {
+    if (!machine.running()) {
+      // Fix: once stopped, keep stopAll()'s signal. Recomputing here (an LWP that was between
+      // preemption points at the stop and then slept or released its CPU) used to reset every
+      // CPU to NO_WANT, so an LWP looping on preempt() elsewhere never saw the stop and
+      // shutdown could not join it. running is written before stopAll() takes the lock, so a
+      // section after stopAll's sees it false.
+      for (Cpu c : cpus) {
+        c.wantPri = Integer.MAX_VALUE;
+        c.anyWaiter = true;
+      }
+      return;
+    }
     int g = globalq.isEmpty() ? NO_WANT : globalq.get(0).pri;
     for (Cpu c : cpus) {
       int top = c.runq.isEmpty() ? NO_WANT : c.runq.get(0).pri;

@@ -36,9 +36,24 @@ public final class Softint {
   private final Machine machine;
   private final Handle[][] handles = new Handle[Ipl.IPL_SOFTSERIAL + 1][MAX_PER_LEVEL];
   private final int[] count = new int[Ipl.IPL_SOFTSERIAL + 1];
+  /** Counted down by each softint LWP when it first holds its CPU; boot waits for all. */
+  private final java.util.concurrent.CountDownLatch started;
 
   Softint(Machine machine) {
     this.machine = machine;
+    this.started = new java.util.concurrent.CountDownLatch(
+        machine.ncpu() * (Ipl.IPL_SOFTSERIAL - Ipl.IPL_SOFTCLOCK + 1));
+  }
+
+  /**
+   * Waits until every softint LWP has started (holds or held its CPU): from then on a
+   * softint_schedule either finds its LWP IDLE and queues it, or the LWP, still on its CPU,
+   * sees the pending bit before it idles. Before that an LWP in state NEW was skipped by post()
+   * and ran the handler only when it first got its CPU, possibly well after a splx() that should
+   * have run it. False if {@code nanos} ran out.
+   */
+  boolean awaitStarted(long nanos) throws InterruptedException {
+    return started.await(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
   /** A handler established at one soft level: {@code void *sih}. */
@@ -138,6 +153,7 @@ public final class Softint {
   /** The softint LWP's body: run what is pending at {@code level} on {@code c}, else idle. */
   private void loop(Cpu c, int level) {
     Lwp l = Lwp.current();
+    started.countDown();
     for (;;) {
       long bits = c.softPending.getAndSet(level, 0);
       if (bits == 0) {

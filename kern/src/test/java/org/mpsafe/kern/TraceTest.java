@@ -1,0 +1,76 @@
+package org.mpsafe.kern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.mpsafe.kern.KernTestSupport.assertCleanShutdown;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The per-CPU trace ring: events in order, the last N kept, nothing when off. */
+class TraceTest {
+
+  private static final int A = Trace.kind("trace-test-a");
+  private static final int B = Trace.kind("trace-test-b");
+
+  private static String show(Trace.Event e) {
+    return e.kind() + "(" + e.a() + "," + e.b() + ")";
+  }
+
+  @Test
+  void kindsAreRegisteredOnce() {
+    assertEquals(A, Trace.kind("trace-test-a"));
+    assertEquals("trace-test-b", Trace.kindName(B));
+    assertEquals("softint", Trace.kindName(Trace.SOFTINT));
+    assertEquals("kind99999", Trace.kindName(99_999));
+  }
+
+  @Test
+  void recordsAndSnapshotsEventsInOrder() {
+    try (Machine m = Machine.boot(MachineConfig.of(2))) {
+      int lid = m.call("tracer", () -> {
+        Kern.curlwpBind();
+        for (int i = 1; i <= 5; i++) {
+          Trace.record(i % 2 == 0 ? B : A, i, -i);
+        }
+        return Kern.curlwp().id();
+      });
+      List<Trace.Event> all = new java.util.ArrayList<>();
+      for (Cpu c : m.cpus()) {
+        all.addAll(c.trace.snapshot().stream().filter(e -> e.lwp() == lid).toList());
+      }
+      assertEquals(List.of("trace-test-a(1,-1)", "trace-test-b(2,-2)", "trace-test-a(3,-3)",
+          "trace-test-b(4,-4)", "trace-test-a(5,-5)"), all.stream().map(TraceTest::show).toList());
+      int cpu = all.get(0).cpu();
+      assertTrue(all.stream().allMatch(e -> e.cpu() == cpu));
+      for (int i = 1; i < all.size(); i++) {
+        assertTrue(all.get(i).nanos() >= all.get(i - 1).nanos(), "time goes forward");
+      }
+      assertTrue(all.get(0).nanos() >= 0 && all.get(4).nanos() <= m.uptimeNanos());
+      assertCleanShutdown(m);
+    }
+  }
+
+  @Test
+  void ringKeepsTheLastEvents() {
+    try (Machine m = Machine.boot(MachineConfig.of(1).withTraceSize(4))) {
+      m.run("tracer", () -> {
+        for (int i = 1; i <= 10; i++) {
+          Trace.record(A, i, 0);
+        }
+      });
+      List<Trace.Event> ev = m.cpu(0).trace.snapshot();
+      assertEquals(List.of(7L, 8L, 9L, 10L), ev.stream().map(Trace.Event::a).toList());
+      assertCleanShutdown(m);
+    }
+  }
+
+  @Test
+  void sizeZeroRecordsNothing() {
+    try (Machine m = Machine.boot(MachineConfig.of(1).withTraceSize(0))) {
+      m.run("tracer", () -> Trace.record(A, 1, 2));
+      assertEquals(List.of(), m.cpu(0).trace.snapshot());
+      assertCleanShutdown(m);
+    }
+  }
+}
