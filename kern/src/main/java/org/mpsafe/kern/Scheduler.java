@@ -17,7 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * everything the new owner does on it. That edge is what lets per-CPU data (psref lists,
  * percpu, evcnt, the trace ring, the CPU's IPL) be plain fields with no atomics.
  *
- * Invariants (asserted by KernMachineTest and the concurrency tests):
+ * Invariants (asserted by SchedulerTest, SplTest and the concurrency tests):
  *  S1 At most one LWP owns a CPU; an LWP owns at most one CPU.
  *  S2 An idle CPU has an empty run queue and the global (unbound) queue is empty: a waiter is
  *     handed a CPU the moment one is free, so nobody waits while a CPU idles.
@@ -29,9 +29,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *     This is NetBSD's softint borrowing the interrupted LWP's context and returning to it.
  *
  * Preemption. Rump has none: a vCPU changes hands only when its LWP blocks or yields. mpsafe
- * adds preemption at explicit points (mutex_exit, splx lowering the IPL, softint return,
- * preempt()) because that is how a NetBSD kernel lets softnet delay an xcall/N thread between
- * its xc_tailp++ and its callback: the window of PR kern/51632. At a point the owner reads
+ * adds preemption at explicit points (mutex_exit, rw_exit, splx lowering the IPL,
+ * kpreempt_enable/percpu_putref, softint return, a local softint_schedule, preempt()) because
+ * that is how a NetBSD kernel lets softnet delay an xcall/N thread between its xc_tailp++ and
+ * its callback: the window of PR kern/51632. At a point the owner reads
  * wantPri (one volatile read) and only when a waiter outranks it takes the slow path, which
  * hands the CPU over if preemption is enabled (l_nopreempt == 0) and the CPU's IPL lets the
  * waiter in: a softint of level L needs IPL < L, a thread needs IPL_NONE.

@@ -25,9 +25,9 @@ public final class Ifaddr implements KObject {
   final int prefixlen;
   final Ifnet ifp;
   final PsrefTarget ifaPsref = new PsrefTarget(this);
-  /** Under in_ifaddr_lock / rt_lock (write). */
+  /** Under in_ifaddr_lock. */
   int flags;
-  /** {@code ifa_refcnt}: under in_ifaddr_lock or rt_lock held for writing. */
+  /** {@code ifa_refcnt}: under RouteTable.ifaRefLock (NetBSD: the big network locks). */
   int refcnt;
   private volatile boolean freed;
 

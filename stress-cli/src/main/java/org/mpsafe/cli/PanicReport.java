@@ -20,14 +20,51 @@ final class PanicReport {
 
   private PanicReport() {}
 
-  /** The cause line(s): the early xc_wait return and the dead frame read, if seen. */
+  /**
+   * The fatal dead-frame read: the last one on the panicking CPU (earlier reads may have been
+   * harmless, when the late callback ran before the frame was reused), or null.
+   */
+  static UseAfterReturn fatalRead(TrialResult r) {
+    UseAfterReturn f = null;
+    for (UseAfterReturn u : r.deadFrameReads()) {
+      if (r.panic() != null && u.cpu() == r.panic().cpu()) {
+        f = u;
+      }
+    }
+    return f;
+  }
+
+  /** The early return of the fatal read's ticket, or null. */
+  static EarlyReturn fatalReturn(TrialResult r, UseAfterReturn u) {
+    return u == null ? null : r.earlyReturns().stream().filter(x -> x.ticket() == u.ticket())
+        .findFirst().orElse(null);
+  }
+
+  /**
+   * The cause line(s): the early xc_wait return and the dead-frame read that led to the panic,
+   * then how many other (harmless) ones the detectors saw.
+   */
   static List<String> cause(TrialResult r) {
     List<String> out = new ArrayList<>();
-    for (EarlyReturn e : first(r.earlyReturns(), 3)) {
+    UseAfterReturn u = fatalRead(r);
+    EarlyReturn e = fatalReturn(r, u);
+    if (e != null) {
       out.add("early return: " + e.describe());
     }
-    for (UseAfterReturn u : first(r.deadFrameReads(), 3)) {
+    if (u != null) {
       out.add("dead frame:   " + u.describe());
+    }
+    int otherE = r.earlyReturns().size() - (e == null ? 0 : 1);
+    int otherU = r.deadFrameReads().size() - (u == null ? 0 : 1);
+    if (out.isEmpty()) {
+      for (EarlyReturn x : first(r.earlyReturns(), 3)) {
+        out.add("early return: " + x.describe());
+      }
+      otherE = Math.max(0, r.earlyReturns().size() - 3);
+    }
+    if (otherE > 0 || otherU > 0) {
+      out.add("(before that: " + otherE + " other early return(s) and " + otherU
+          + " dead-frame read(s) whose late callback did not trip an assertion)");
     }
     return out;
   }
@@ -56,9 +93,8 @@ final class PanicReport {
         out.add("  " + c);
       }
     }
-    UseAfterReturn u = r.deadFrameReads().isEmpty() ? null : r.deadFrameReads().get(0);
-    EarlyReturn e = u == null ? null : r.earlyReturns().stream()
-        .filter(x -> x.ticket() == u.ticket()).findFirst().orElse(null);
+    UseAfterReturn u = fatalRead(r);
+    EarlyReturn e = fatalReturn(r, u);
     if (e != null) {
       out.add("");
       out.add("what happened (PR kern/51632):");

@@ -87,6 +87,13 @@ final class XcHighpri {
     long where = s.headp;
     s.lock.exit();
     xc.highpriEv.incr();
+    XcallEvents.Job ev = new XcallEvents.Job();
+    if (ev.isEnabled()) {
+      ev.ticket = where | Xcall.XC_PRI_BIT;
+      ev.cpus = ci != null ? 1L << ci.index() : -1L >>> (64 - xc.machine.ncpu());
+      ev.highpri = true;
+      ev.commit();
+    }
 
     Kern.kpreemptDisable();
     Cpu self = Kern.curcpu();

@@ -29,7 +29,7 @@ final class XcallEvents {
   @Name("mpsafe.xcall.Callback")
   @Label("Xcall Callback")
   @Category({"mpsafe", "xcall"})
-  @Description("A low-priority callback in xcall/N, from taking the job to donep++")
+  @Description("A low-priority callback running in xcall/N (the call itself)")
   @StackTrace(false)
   static final class Callback extends jdk.jfr.Event {
     @Label("CPU") int cpu;
