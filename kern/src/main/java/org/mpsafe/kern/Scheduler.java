@@ -61,18 +61,23 @@ final class Scheduler {
     lock.lock();
     try {
       machine.checkRunning();
-      l.granted = null;
-      Cpu c = l.isBound() ? l.boundCpu : idleCpu(l);
-      if (c != null && c.owner == null) {
-        grant(c, l);
-      } else {
-        enqueue(l);
-      }
-      commit();
+      makeRunnable(l);
     } finally {
       lock.unlock();
     }
     awaitGrant(l);
+  }
+
+  /** Under the lock: {@code l} gets a free CPU it may run on at once, or waits in a queue. */
+  private void makeRunnable(Lwp l) {
+    l.granted = null;
+    Cpu c = l.isBound() ? l.boundCpu : idleCpu(l);
+    if (c != null && c.owner == null) {
+      grant(c, l);
+    } else {
+      enqueue(l);
+    }
+    commit();
   }
 
   /** Gives up {@code l}'s CPU, entering {@code next} state; the best waiter takes it. */
@@ -175,14 +180,7 @@ final class Scheduler {
       if (l.state != Lwp.State.IDLE && l.state != Lwp.State.SLEEP) {
         return;
       }
-      l.granted = null;
-      Cpu c = l.isBound() ? l.boundCpu : idleCpu(l);
-      if (c != null && c.owner == null) {
-        grant(c, l);
-      } else {
-        enqueue(l);
-      }
-      commit();
+      makeRunnable(l);
     } finally {
       lock.unlock();
     }
