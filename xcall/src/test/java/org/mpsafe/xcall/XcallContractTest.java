@@ -362,6 +362,29 @@ abstract class XcallContractTest {
     }
   }
 
+  /**
+   * With one requester no job overlaps another in either mode, so the early-return detector
+   * must never fire. It used to, rarely: xc_thread set the detector's "finished" bit after
+   * donep++, and a waiter on xc_wait's unlocked fast path that saw the new donep between the
+   * two reported an early return that never happened (7 in one run of 100k rounds of this
+   * loop on a 2-core box, 0 in another of 300k: it needs the host to deschedule the xcall
+   * thread between two statements). This test catches that ordering only by chance; the
+   * argument for the fix is the happens-before note in xc_thread.
+   */
+  @Test
+  void earlyReturnDetectorStaysSilentWithOneRequester() {
+    try (Machine m = boot(2, true)) {
+      Xcall xc = Xcall.of(m);
+      m.run("requester", () -> {
+        for (int r = 0; r < 10_000; r++) {
+          Xcall.waitFor(Xcall.unicast(0, NOP, null, null, m.cpu(1)));
+        }
+      });
+      assertEquals(0, xc.earlyReturns(), () -> xc.earlyReturnEvents().toString());
+      assertCleanShutdown(m);
+    }
+  }
+
   // ---- high priority: softint at the requested IPL -------------------------------------------
 
   static Stream<Arguments> highpriFlags() {
