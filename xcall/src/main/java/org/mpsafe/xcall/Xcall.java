@@ -312,9 +312,12 @@ public final class Xcall {
           "lwp %p nopreempt %d func %p", l, l.nopreempt(), func);
 
       lo.lock.enter();
+      // The detector's bit goes before donep++: a waiter on xc_wait's unlocked fast path may
+      // return the instant it sees donep >= where and then reads the job's finished mask; with
+      // the bit written after the increment it could miss it and report an early return that
+      // never happened (seen in FIXED_DONEP with a single requester). Observation only: the
+      // algorithm's order (callback, then donep++) is unchanged.
       if (detector != null) {
-        // Before donep++: a waiter on xc_wait's unlocked fast path that sees the new donep
-        // must also see this callback counted as finished (both volatile).
         detector.finished(job, i);
       }
       lo.donep++;
