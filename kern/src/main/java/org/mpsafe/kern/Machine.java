@@ -317,7 +317,7 @@ public final class Machine implements AutoCloseable {
     trace.sort(Comparator.comparingLong(Trace.Event::nanos));
     Panic p = new Panic(message, c == null ? -1 : c.index(), l.name(), uptimeNanos(),
         List.copyOf(Arrays.asList(Thread.currentThread().getStackTrace())), List.copyOf(trace));
-    if (panicRef.compareAndSet(null, p)) {
+    if (stop(Outcome.PANIC, () -> panicRef.set(p))) {
       PanicEvent ev = new PanicEvent();
       if (ev.isEnabled()) {
         ev.message = message;
@@ -325,18 +325,27 @@ public final class Machine implements AutoCloseable {
         ev.lwp = p.lwp();
         ev.commit();
       }
-      stop(Outcome.PANIC);
     }
     return new KernelPanic(p);
   }
 
   private void stop(Outcome why) {
+    stop(why, () -> { });
+  }
+
+  /**
+   * Stops the machine unless it already stopped; {@code publish} records why (the panic, the
+   * hang report) after the outcome is set, so whoever sees the record also sees the outcome.
+   * Returns true if this call stopped it.
+   */
+  private boolean stop(Outcome why, Runnable publish) {
     synchronized (this) {
       if (!running) {
-        return;
+        return false;
       }
       outcome = why;
       running = false;
+      publish.run();
     }
     sched.stopAll();
     for (Lwp l : lwps) {
@@ -352,6 +361,7 @@ public final class Machine implements AutoCloseable {
         LOG.log(System.Logger.Level.WARNING, "stop listener threw", e);
       }
     }
+    return true;
   }
 
   /**
@@ -430,9 +440,8 @@ public final class Machine implements AutoCloseable {
         boolean blocked = (s == Lwp.State.SLEEP && !l.idleWait) || s == Lwp.State.RUNNABLE;
         if (blocked && since != 0 && now - since > limit && running) {
           String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
-          if (hangRef.compareAndSet(null, new HangReport(l.name(), w, now - since, ps()))) {
-            stop(Outcome.HANG);
-          }
+          HangReport h = new HangReport(l.name(), w, now - since, ps());
+          stop(Outcome.HANG, () -> hangRef.set(h));
           return;
         }
       }
