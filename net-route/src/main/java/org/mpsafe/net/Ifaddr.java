@@ -25,8 +25,11 @@ public final class Ifaddr implements KObject {
   final int prefixlen;
   final Ifnet ifp;
   final PsrefTarget ifaPsref = new PsrefTarget(this);
-  /** Under in_ifaddr_lock / rt_lock (write). */
-  int flags;
+  /**
+   * Written under in_ifaddr_lock / rt_lock (write); volatile because the forwarding softint
+   * reads IFA_DESTROYING without a lock ({@code ifa_is_destroying}).
+   */
+  volatile int flags;
   /** {@code ifa_refcnt}: under in_ifaddr_lock or rt_lock held for writing. */
   int refcnt;
   private volatile boolean freed;
