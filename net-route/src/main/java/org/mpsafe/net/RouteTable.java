@@ -208,6 +208,34 @@ public final class RouteTable {
     }
   }
 
+  /**
+   * {@code rt_delete_matched_entries(family, f, v)}: deletes and frees ({@link #rtFree}) every
+   * route {@code f} matches, one at a time: find one under RT_RLOCK, drop the lock, RTM_DELETE
+   * it. ESRCH means someone deleted it already. Thread context; may sleep.
+   */
+  void rtDeleteMatchedEntries(java.util.function.Predicate<Rtentry> f) {
+    for (;;) {
+      Rtentry found = null;
+      int s = Kern.splsoftnet();
+      rtLock.enter(KRwlock.RW_READER);
+      for (Rtentry r : table.all()) {
+        if (f.test(r)) {
+          found = r;
+          break;
+        }
+      }
+      rtLock.exit();
+      Kern.splx(s);
+      if (found == null) {
+        return;
+      }
+      Rtentry retrt = rtrequestDelete(found.dst, found.prefixlen);
+      if (retrt != null) {
+        rtFree(retrt);
+      }
+    }
+  }
+
   /** The route for exactly {@code dst/prefixlen} (RT_RLOCK held briefly), for tests/ps. */
   public Rtentry lookupExact(int dst, int prefixlen) {
     int s = Kern.splsoftnet();
