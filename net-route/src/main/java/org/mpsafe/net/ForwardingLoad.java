@@ -68,6 +68,8 @@ public final class ForwardingLoad {
   private volatile boolean stop;
   private final AtomicLong churnCycles = new AtomicLong();
   private final AtomicLong churnErrors = new AtomicLong();
+  /** Counted down by each churn LWP as it ends, also when it unwinds after a panic. */
+  private java.util.concurrent.CountDownLatch churnersDone;
 
   private ForwardingLoad(NetStack net, Config config) {
     this.net = net;
@@ -112,6 +114,7 @@ public final class ForwardingLoad {
       nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), prefixes, lens, seeds.nextLong(),
           config.nicBurst(), config.nicPauseNanos()));
     }
+    churnersDone = new java.util.concurrent.CountDownLatch(config.churnLwps());
     for (int c = 0; c < config.churnLwps(); c++) {
       Ifnet ifp = ifs.get(c % n);
       int ifIndex = c % n;
@@ -134,6 +137,14 @@ public final class ForwardingLoad {
 
   /** One churn LWP: assign a random churned address, then delete it; again and again. */
   private void churn(Ifnet ifp, int i, long seed) {
+    try {
+      churnLoop(ifp, i, seed);
+    } finally {
+      churnersDone.countDown();
+    }
+  }
+
+  private void churnLoop(Ifnet ifp, int i, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     while (!stop) {
       int addr = churned(i, rnd.nextInt(config.prefixesPerInterface())) | 1;
@@ -150,20 +161,31 @@ public final class ForwardingLoad {
     }
   }
 
-  /** Stops traffic and churn and waits for them (the machine keeps running). */
+  /**
+   * Stops traffic and churn and waits for them (the machine keeps running): on return no NIC
+   * thread runs and every churn LWP has finished its last add/delete cycle, so the address,
+   * route and destroy counts are final. Call from outside the machine (not from an LWP).
+   */
   public void stop() {
     stop = true;
-    for (Nic nic : nics) {
-      nic.stop = true;
-    }
-    for (Nic nic : nics) {
-      try {
-        nic.thread.join(10_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    stopTraffic();
+    // (Fixed: stop() used to return while churn LWPs were still in the middle of a cycle, so
+    // the counts read right after it could still change.)
+    // An LWP the machine stopped before it ever ran never reaches churn(): it just ends, so
+    // also stop waiting once no churn LWP is left.
+    long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
+    try {
+      while (!churnersDone.await(10, java.util.concurrent.TimeUnit.MILLISECONDS)
+          && churning() && System.nanoTime() < deadline) {
+        // wait on
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
+
+  /** Bound of each wait in {@link #stop()} and {@link #stopTraffic()}. */
+  private static final int STOP_WAIT_SECONDS = 10;
 
   /** Stops the NIC threads only (the machine stopping ends the churn LWPs). */
   public void stopTraffic() {
@@ -172,7 +194,7 @@ public final class ForwardingLoad {
     }
     for (Nic nic : nics) {
       try {
-        nic.thread.join(10_000);
+        nic.thread.join(STOP_WAIT_SECONDS * 1000L);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
