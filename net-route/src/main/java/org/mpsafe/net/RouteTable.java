@@ -103,6 +103,33 @@ public final class RouteTable {
     return rt;
   }
 
+  /**
+   * {@code rtinit(ifa, RTM_DELETE, flags)}: deletes and frees {@code dst/prefixlen} only if it
+   * is {@code ifa}'s route ({@code rt_ifa == ifa}); 0, ESRCH if there is no such route,
+   * EHOSTUNREACH (host) / ENETUNREACH (net) if it belongs to another address. May sleep.
+   */
+  int rtinitDelete(Ifaddr ifa, int dst, int prefixlen) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_WRITER);
+    Rtentry rt = table.exact(dst, prefixlen);
+    int error = 0;
+    if (rt == null) {
+      error = Inet.ESRCH;
+    } else if (rt.rtIfa != ifa) {
+      error = prefixlen == 32 ? Inet.EHOSTUNREACH : Inet.ENETUNREACH;
+    } else {
+      table.remove(dst, prefixlen);
+      rt.flags &= ~Rtentry.RTF_UP;
+      rt.refcnt.incrementAndGet();
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    if (error == 0) {
+      rtFree(rt);
+    }
+    return error;
+  }
+
   /** {@code rtrequest(RTM_DELETE)} + {@code rt_free}: 0 or ESRCH. May sleep. */
   public int rtDelete(int dst, int prefixlen) {
     Rtentry rt = rtrequestDelete(dst, prefixlen);

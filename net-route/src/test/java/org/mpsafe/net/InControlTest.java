@@ -206,6 +206,38 @@ class InControlTest {
     }
   }
 
+  /**
+   * in_purgeaddr deletes the address's own routes only (rtinit(RTM_DELETE) checks
+   * {@code rt_ifa == ifa}): a static host route to the same address through another address
+   * survives the deletion.
+   */
+  @Test
+  void deletingAnAddressLeavesARouteOfAnotherAddressAlone() {
+    try (Machine m = boot(2)) {
+      NetStack net = NetStack.create(m);
+      Ifnet wm0 = net.ifAttach("wm0");
+      Ifnet wm1 = net.ifAttach("wm1");
+      ifconfig(m, net, wm0, "10.0.0.1", 24);
+      assertEquals(0, NetFixture.routeAdd(m, net, "10.9.9.9", 32, "10.0.0.254", "10.0.0.1"));
+      Rtentry stat = exact(m, net, "10.9.9.9", 32);
+      // The address's local route cannot be installed over the static one.
+      ifconfig(m, net, wm1, "10.9.9.9", 24);
+      assertSame(stat, exact(m, net, "10.9.9.9", 32));
+
+      assertEquals(0, ifconfigDelete(m, net, wm1, "10.9.9.9"));
+      assertSame(stat, exact(m, net, "10.9.9.9", 32), "the static route was deleted");
+      assertFalse(stat.isFreed());
+      assertSame(ifaddr(net, "10.0.0.1"), stat.ifa());
+      assertEquals(1, net.rt().destroys(), "only 10.9.9.0/24 destroyed");
+      assertEquals(0, NetFixture.routeDelete(m, net, "10.9.9.9", 32));
+      assertEquals(0, ifconfigDelete(m, net, wm0, "10.0.0.1"));
+      assertNull(ifaddr(net, "10.0.0.1"));
+      assertTrue(stat.isFreed());
+      assertEquals(4, net.rt().destroys());
+      assertCleanShutdown(m);
+    }
+  }
+
   private static int control(Machine m, NetStack net, Ifnet ifp, int cmd, String a, int len) {
     return m.call("ifconfig", () -> net.inControl(ifp, cmd, ip(a), len));
   }
