@@ -3,6 +3,8 @@ package org.mpsafe.net;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -69,7 +71,7 @@ public final class ForwardingLoad {
   private final AtomicLong churnCycles = new AtomicLong();
   private final AtomicLong churnErrors = new AtomicLong();
   /** Counted down by each churn LWP as it ends, also when it unwinds after a panic. */
-  private java.util.concurrent.CountDownLatch churnersDone;
+  private CountDownLatch churnersDone;
 
   private ForwardingLoad(NetStack net, Config config) {
     this.net = net;
@@ -114,7 +116,7 @@ public final class ForwardingLoad {
       nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), prefixes, lens, seeds.nextLong(),
           config.nicBurst(), config.nicPauseNanos()));
     }
-    churnersDone = new java.util.concurrent.CountDownLatch(config.churnLwps());
+    churnersDone = new CountDownLatch(config.churnLwps());
     for (int c = 0; c < config.churnLwps(); c++) {
       Ifnet ifp = ifs.get(c % n);
       int ifIndex = c % n;
@@ -175,9 +177,9 @@ public final class ForwardingLoad {
     // also stop waiting once no churn LWP is left.
     long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
     try {
-      while (!churnersDone.await(10, java.util.concurrent.TimeUnit.MILLISECONDS)
-          && churning() && System.nanoTime() < deadline) {
-        // wait on
+      boolean done = false;
+      while (!done && churning() && System.nanoTime() < deadline) {
+        done = churnersDone.await(10, TimeUnit.MILLISECONDS);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

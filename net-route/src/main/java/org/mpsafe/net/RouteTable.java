@@ -2,6 +2,7 @@ package org.mpsafe.net;
 
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.function.Predicate;
 import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
@@ -240,7 +241,7 @@ public final class RouteTable {
    * route {@code f} matches, one at a time: find one under RT_RLOCK, drop the lock, RTM_DELETE
    * it. ESRCH means someone deleted it already. Thread context; may sleep.
    */
-  void rtDeleteMatchedEntries(java.util.function.Predicate<Rtentry> f) {
+  void rtDeleteMatchedEntries(Predicate<Rtentry> f) {
     for (;;) {
       Rtentry found = null;
       int s = Kern.splsoftnet();

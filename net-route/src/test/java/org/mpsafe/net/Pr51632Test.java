@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
@@ -53,9 +54,9 @@ class Pr51632Test {
 
   private static String rates(NetStack net, ForwardingLoad f, double seconds) {
     IpStat st = net.ipstat();
-    return String.format("%.0f packets/s (%.0f forwarded/s), %.0f churn cycles/s "
-        + "(%d cycles, %d rt + %d ifa destroys)", st.total() / seconds,
-        st.forwarded() / seconds, f.churnCycles() / seconds, f.churnCycles(),
+    return String.format("%.0f packets/s (%.0f forwarded/s, %d queue drops), %.0f churn "
+        + "cycles/s (%d cycles, %d rt + %d ifa destroys)", st.total() / seconds,
+        st.forwarded() / seconds, st.qdrops(), f.churnCycles() / seconds, f.churnCycles(),
         net.rt().destroys(), net.addrs().destroys());
   }
 
@@ -111,7 +112,13 @@ class Pr51632Test {
       NetStack net = NetStack.create(m);
       long start = m.uptimeNanos();
       ForwardingLoad f = ForwardingLoad.start(net, ForwardingLoad.Config.defaults(seed));
-      await().atMost(LIMIT).until(() -> !m.running() || f.churnCycles() >= CLEAN_CYCLES);
+      try {
+        await().atMost(LIMIT).until(() -> !m.running() || f.churnCycles() >= CLEAN_CYCLES);
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError(String.format("only %d churn cycles in %d s, seed %d; %s; "
+            + "xcall %s; ps:%n  %s", f.churnCycles(), LIMIT.toSeconds(), seed, net.ipstat(),
+            Xcall.of(m).lowpriState(), String.join("\n  ", m.ps())), e);
+      }
       f.stop();
       // stop() returns when every churn LWP has finished its last cycle: the counts are final.
       // Every destroy completed: each deleted address took its connected and local rtentry and
