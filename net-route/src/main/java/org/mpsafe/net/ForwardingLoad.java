@@ -3,6 +3,8 @@ package org.mpsafe.net;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -68,6 +70,8 @@ public final class ForwardingLoad {
   private volatile boolean stop;
   private final AtomicLong churnCycles = new AtomicLong();
   private final AtomicLong churnErrors = new AtomicLong();
+  /** Counted down by each churn LWP as it ends, also when it unwinds after a panic. */
+  private CountDownLatch churnersDone;
 
   private ForwardingLoad(NetStack net, Config config) {
     this.net = net;
@@ -109,6 +113,7 @@ public final class ForwardingLoad {
       nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), stable, churned, seeds.nextLong(),
           config.nicBurst(), config.nicPauseNanos()));
     }
+    churnersDone = new CountDownLatch(config.churnLwps());
     for (int c = 0; c < config.churnLwps(); c++) {
       Ifnet ifp = ifs.get(c % n);
       int ifIndex = c % n;
@@ -131,6 +136,14 @@ public final class ForwardingLoad {
 
   /** One churn LWP: assign a random churned address, then delete it; again and again. */
   private void churn(Ifnet ifp, int i, long seed) {
+    try {
+      churnLoop(ifp, i, seed);
+    } finally {
+      churnersDone.countDown();
+    }
+  }
+
+  private void churnLoop(Ifnet ifp, int i, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     while (!stop) {
       int addr = churned(i, rnd.nextInt(config.prefixesPerInterface())) | 1;
@@ -147,20 +160,31 @@ public final class ForwardingLoad {
     }
   }
 
-  /** Stops traffic and churn and waits for them (the machine keeps running). */
+  /**
+   * Stops traffic and churn and waits for them (the machine keeps running): on return no NIC
+   * thread runs and every churn LWP has finished its last add/delete cycle, so the address,
+   * route and destroy counts are final. Call from outside the machine (not from an LWP).
+   */
   public void stop() {
     stop = true;
-    for (Nic nic : nics) {
-      nic.stop = true;
-    }
-    for (Nic nic : nics) {
-      try {
-        nic.thread.join(10_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    stopTraffic();
+    // (Fixed: stop() used to return while churn LWPs were still in the middle of a cycle, so
+    // the counts read right after it could still change.)
+    // An LWP the machine stopped before it ever ran never reaches churn(): it just ends, so
+    // also stop waiting once no churn LWP is left.
+    long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
+    try {
+      boolean done = false;
+      while (!done && churning() && System.nanoTime() < deadline) {
+        done = churnersDone.await(10, TimeUnit.MILLISECONDS);
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
+
+  /** Bound of each wait in {@link #stop()} and {@link #stopTraffic()}. */
+  private static final int STOP_WAIT_SECONDS = 10;
 
   /** Stops the NIC threads only (the machine stopping ends the churn LWPs). */
   public void stopTraffic() {
@@ -169,7 +193,7 @@ public final class ForwardingLoad {
     }
     for (Nic nic : nics) {
       try {
-        nic.thread.join(10_000);
+        nic.thread.join(STOP_WAIT_SECONDS * 1000L);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

@@ -25,8 +25,11 @@ public final class Ifaddr implements KObject {
   final int prefixlen;
   final Ifnet ifp;
   final PsrefTarget ifaPsref = new PsrefTarget(this);
-  /** Under in_ifaddr_lock. */
-  int flags;
+  /**
+   * Written under in_ifaddr_lock; volatile because the forwarding softint reads IFA_DESTROYING
+   * without a lock ({@code ifa_is_destroying}).
+   */
+  volatile int flags;
   /** {@code ifa_refcnt}: under RouteTable.ifaRefLock (NetBSD: the big network locks). */
   int refcnt;
   private volatile boolean freed;

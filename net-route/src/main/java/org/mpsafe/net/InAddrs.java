@@ -145,10 +145,14 @@ public final class InAddrs {
     inIfaddrLock.enter();
     ia.flags |= Ifaddr.IFA_DESTROYING;
     inIfaddrLock.exit();
+    // in_scrubprefix / in_ifremlocal delete through rtinit(RTM_DELETE), which removes a route
+    // only if it is this address's (rt_ifa == ifa). (Fixed: the local /32 was deleted whoever
+    // owned it, so deleting an address also destroyed a static host route to it through
+    // another address.)
     if ((ia.flags & Ifaddr.IFA_ROUTE) != 0) {
-      net.rt.rtDelete(ia.addr, ia.prefixlen);
+      net.rt.rtinitDelete(ia, ia.addr, ia.prefixlen);
     }
-    net.rt.rtDelete(ia.addr, 32);
+    net.rt.rtinitDelete(ia, ia.addr, 32);
     inIfaddrLock.enter();
     List<Ifaddr> l = new ArrayList<>(Arrays.asList(list));
     l.remove(ia);

@@ -25,9 +25,10 @@ import org.mpsafe.psref.Psref;
  *
  * Per packet, in the softint (so CPU-local psrefs are legal): rtalloc1_psref (rt_lock as
  * reader, LPM, psref on the rtentry), ia4_acquire on rt_ifa (psref on the ifaddr), the checks,
- * "transmit" (count on the output ifnet), release both. The ifaddr psref is safe to take: the
- * ifaddr of a route is destroyed only after the route itself was deleted and drained, and we
- * hold the route.
+ * "transmit" (count on the output ifnet), release both. The ifaddr psref is safe to take for
+ * the address's own routes: its ifaddr is destroyed only after they were deleted and drained,
+ * and we hold the route. A route through the address from elsewhere (a static route) can
+ * outlive it; for those ip_output's ifa_is_destroying check (IFA_DESTROYING) comes first.
  *
  * Batches: at most BATCH packets per run; if more remain the softint schedules itself again,
  * so a long queue does not hold the CPU against higher-priority softints (each handler return
@@ -136,30 +137,50 @@ public final class IpInput {
     }
   }
 
-  /** {@code ip_forward}: in the softint; {@code st} = forwarded, noroute, cantforward, ttl, local. */
+  /**
+   * {@code ip_input}'s "ours" check + {@code ip_forward}: in the softint; {@code st} =
+   * forwarded, noroute, cantforward, ttl, local.
+   *
+   * <p>Order as in NetBSD: a packet for one of our addresses (its RTF_LOCAL route) is delivered
+   * whatever its TTL and the forwarding switch — ip_input goes to "ours" before it looks at
+   * ipforwarding, and only ip_forward checks the TTL. (Fixed: the TTL and forwarding checks used
+   * to come first, so local packets with TTL 1 or with forwarding off were dropped.)
+   */
   void ipForward(Packet p, Psref rtRef, Psref ifaRef, long[] st) {
     Kassert.kassertMsg(Kern.cpuSoftintrP(), IP_FORWARD_EXPR, "sys/netinet/ip_input.c", 1277,
         "ip_forward: not in the software interrupt handler; synchronization assumptions "
             + "violated");
-    if (!forwarding) {
-      st[2]++;
-      return;
-    }
-    if (p.ttl <= 1) {
-      st[3]++;
-      return;
-    }
     Rtentry rt = net.rt.rtalloc1Psref(p.dst, rtRef);
-    if (rt == null) {
-      st[1]++;
-      return;
-    }
-    if ((rt.flags & Rtentry.RTF_LOCAL) != 0) {
+    if (rt != null && (rt.flags & Rtentry.RTF_LOCAL) != 0) {
       st[4]++;
       net.rt.rtUnrefPsref(rt, rtRef);
       return;
     }
+    if (!forwarding || p.ttl <= 1 || rt == null) {
+      if (!forwarding) {
+        st[2]++;                  // ips_cantforward
+      } else if (p.ttl <= 1) {
+        st[3]++;                  // ICMP_TIMXCEED
+      } else {
+        st[1]++;                  // ips_noroute
+      }
+      if (rt != null) {
+        net.rt.rtUnrefPsref(rt, rtRef);
+      }
+      return;
+    }
     Ifaddr ia = rt.rtIfa;
+    // ip_output: "if (ifa_is_destroying(rt->rt_ifa)) ... IP_STAT_NOROUTE" before ifa_acquire.
+    // A route other than the address's own (a static route through it) outlives in_purgeaddr,
+    // and its rt_ifa's psref target is destroyed: acquiring it would trip psref_acquire's class
+    // KASSERT. (Fixed: it was acquired unconditionally.) Reading the flag without the lock is
+    // safe: in_purgeaddr sets it before deleting the local route, whose drain is an xcall round
+    // on every CPU, so by ifa_remove every softint that missed the flag holds its psref already.
+    if ((ia.flags & Ifaddr.IFA_DESTROYING) != 0) {
+      st[1]++;
+      net.rt.rtUnrefPsref(rt, rtRef);
+      return;
+    }
     net.addrs.ifaAcquire(ia, ifaRef);
     Ifnet ifp = rt.rtIfp;
     if (!ifp.up || ifp.detached) {

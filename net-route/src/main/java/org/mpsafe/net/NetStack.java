@@ -72,8 +72,9 @@ public final class NetStack {
   }
 
   /**
-   * {@code if_detach}: marks the interface detached and down and purges its addresses (their
-   * routes and ifaddrs destroyed through psref). Thread context; may sleep.
+   * {@code if_detach}: marks the interface detached and down, purges its addresses (their
+   * routes and ifaddrs destroyed through psref), then deletes the stray routes still through it
+   * (static routes). Thread context; may sleep.
    */
   public void ifDetach(Ifnet ifp) {
     int bound = org.mpsafe.kern.Kern.curlwpBind();
@@ -84,6 +85,10 @@ public final class NetStack {
       for (Ifaddr ia : addrs.addresses(ifp)) {
         addrs.inPurgeaddr(ia);
       }
+      // if_detach: "Delete stray routes from the routing table" —
+      // rt_delete_matched_entries(i, if_delroute_matcher, ifp). (Fixed: they were left in the
+      // table pointing at the detached interface and keeping its ifaddrs from being freed.)
+      rt.rtDeleteMatchedEntries(r -> r.rtIfp == ifp);
     } finally {
       ifp.ioctlLock.exit();
       org.mpsafe.kern.Kern.curlwpBindx(bound);

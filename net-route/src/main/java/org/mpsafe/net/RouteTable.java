@@ -2,6 +2,7 @@ package org.mpsafe.net;
 
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.function.Predicate;
 import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
@@ -101,6 +102,33 @@ public final class RouteTable {
     rtLock.exit();
     Kern.splx(s);
     return rt;
+  }
+
+  /**
+   * {@code rtinit(ifa, RTM_DELETE, flags)}: deletes and frees {@code dst/prefixlen} only if it
+   * is {@code ifa}'s route ({@code rt_ifa == ifa}); 0, ESRCH if there is no such route,
+   * EHOSTUNREACH (host) / ENETUNREACH (net) if it belongs to another address. May sleep.
+   */
+  int rtinitDelete(Ifaddr ifa, int dst, int prefixlen) {
+    int s = Kern.splsoftnet();
+    rtLock.enter(KRwlock.RW_WRITER);
+    Rtentry rt = table.exact(dst, prefixlen);
+    int error = 0;
+    if (rt == null) {
+      error = Inet.ESRCH;
+    } else if (rt.rtIfa != ifa) {
+      error = prefixlen == 32 ? Inet.EHOSTUNREACH : Inet.ENETUNREACH;
+    } else {
+      table.remove(dst, prefixlen);
+      rt.flags &= ~Rtentry.RTF_UP;
+      rt.refcnt.incrementAndGet();
+    }
+    rtLock.exit();
+    Kern.splx(s);
+    if (error == 0) {
+      rtFree(rt);
+    }
+    return error;
   }
 
   /** {@code rtrequest(RTM_DELETE)} + {@code rt_free}: 0 or ESRCH. May sleep. */
@@ -205,6 +233,34 @@ public final class RouteTable {
       rtFreeLock.exit();
       rt.refcnt.decrementAndGet();
       rtFreeInline(rt);
+    }
+  }
+
+  /**
+   * {@code rt_delete_matched_entries(family, f, v)}: deletes and frees ({@link #rtFree}) every
+   * route {@code f} matches, one at a time: find one under RT_RLOCK, drop the lock, RTM_DELETE
+   * it. ESRCH means someone deleted it already. Thread context; may sleep.
+   */
+  void rtDeleteMatchedEntries(Predicate<Rtentry> f) {
+    for (;;) {
+      Rtentry found = null;
+      int s = Kern.splsoftnet();
+      rtLock.enter(KRwlock.RW_READER);
+      for (Rtentry r : table.all()) {
+        if (f.test(r)) {
+          found = r;
+          break;
+        }
+      }
+      rtLock.exit();
+      Kern.splx(s);
+      if (found == null) {
+        return;
+      }
+      Rtentry retrt = rtrequestDelete(found.dst, found.prefixlen);
+      if (retrt != null) {
+        rtFree(retrt);
+      }
     }
   }
 

@@ -1,0 +1,118 @@
+package org.mpsafe.net;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.MachineConfig;
+import org.mpsafe.psref.Psref;
+import org.mpsafe.xcall.Xcall;
+
+/**
+ * Shared set-up of the net-route tests: a small machine with the xcall early-return detector on,
+ * a stack with interfaces and addresses, and the end-of-test checks (no panic, clean shutdown).
+ *
+ * <p>Timeouts are generous on purpose: other builds share the (2-core) box, and no test asserts
+ * on speed — a limit only turns a hang into a failure.
+ */
+final class NetFixture {
+  private NetFixture() {}
+
+  /** Bound of every Awaitility wait. */
+  static final Duration LIMIT = Duration.ofSeconds(30);
+
+  /** {@code ncpu} CPUs, default (fixed) xcall accounting, early-return detector on. */
+  static Machine boot(int ncpu) {
+    return Machine.boot(MachineConfig.of(ncpu).withOption(Xcall.OPTION_DETECTOR, true));
+  }
+
+  static int ip(String dotted) {
+    return Inet.parse(dotted);
+  }
+
+  /** {@code ifconfig ifp addr/len alias}; asserts success. */
+  static void ifconfig(Machine m, NetStack net, Ifnet ifp, String addr, int len) {
+    int e = m.call("ifconfig", () -> net.inControl(ifp, Inet.SIOCAIFADDR, ip(addr), len));
+    assertEquals(0, e, () -> "ifconfig " + ifp + " " + addr + "/" + len + ": " + Inet.errno(e));
+  }
+
+  /** {@code ifconfig ifp addr delete}: the errno. */
+  static int ifconfigDelete(Machine m, NetStack net, Ifnet ifp, String addr) {
+    return m.call("ifconfig", () -> net.inControl(ifp, Inet.SIOCDIFADDR, ip(addr), 0));
+  }
+
+  /** The address {@code addr} of the stack, or null. */
+  static Ifaddr ifaddr(NetStack net, String addr) {
+    for (Ifaddr ia : net.addrs().addresses(null)) {
+      if (ia.addr == ip(addr)) {
+        return ia;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@code route add dst/len -gateway gw} through the address {@code via}, which the caller
+   * holds by psref for the call (the way rtrequest1 holds the ifa it got from rt_getifa).
+   */
+  static int routeAdd(Machine m, NetStack net, String dst, int len, String gw, String via) {
+    return m.call("route", () -> {
+      int bound = Kern.curlwpBind();
+      Psref ref = new Psref();
+      Ifaddr ia = net.addrs().ifaIfwithaddrPsref(ip(via), ref);
+      try {
+        if (ia == null) {
+          return Inet.EADDRNOTAVAIL;
+        }
+        int gwAddr = gw == null ? 0 : ip(gw);
+        int flags = Rtentry.RTF_STATIC | (gw == null ? 0 : Rtentry.RTF_GATEWAY)
+            | (len == 32 ? Rtentry.RTF_HOST : 0);
+        return net.rt().rtrequestAdd(ip(dst), len, gwAddr, flags, ia);
+      } finally {
+        net.addrs().ifaRelease(ia, ref);
+        Kern.curlwpBindx(bound);
+      }
+    });
+  }
+
+  /** {@code route delete dst/len}: the errno. */
+  static int routeDelete(Machine m, NetStack net, String dst, int len) {
+    return m.call("route", () -> net.rt().rtDelete(ip(dst), len));
+  }
+
+  /**
+   * {@code route -n get dst}: the route rtalloc1_psref finds, looked up in a bound LWP and
+   * released before returning (the object stays readable: it is only freed by a destroy).
+   */
+  static Rtentry routeGet(Machine m, NetStack net, String dst) {
+    return m.call("route", () -> {
+      int bound = Kern.curlwpBind();
+      Psref ref = new Psref();
+      Rtentry rt = net.rt().rtalloc1Psref(ip(dst), ref);
+      if (rt != null) {
+        net.rt().rtUnrefPsref(rt, ref);
+      }
+      Kern.curlwpBindx(bound);
+      return rt;
+    });
+  }
+
+  /** The route for exactly {@code dst/len}, or null. */
+  static Rtentry exact(Machine m, NetStack net, String dst, int len) {
+    return m.call("netstat", () -> net.rt().lookupExact(ip(dst), len));
+  }
+
+  /** Every route of the table ({@code netstat -rn}). */
+  static List<Rtentry> routes(Machine m, NetStack net) {
+    return m.call("netstat", () -> net.rt().routes());
+  }
+
+  /** End of a test: no panic, and shutdown leaves no thread behind. */
+  static void assertCleanShutdown(Machine m) {
+    assertTrue(m.panic().isEmpty(), () -> "unexpected " + m.panic().get());
+    assertEquals(List.of(), m.shutdown(), "threads alive after shutdown");
+  }
+}
