@@ -37,6 +37,8 @@ import org.mpsafe.psref.Psref;
  */
 public final class IpInput {
   static final int BATCH = 256;
+  /** A NIC holds its interrupt while its CPU's queue is above this (see {@link #congested}). */
+  private final int highWater;
   private static final String IP_FORWARD_EXPR = "cpu_softintr_p()";
 
   private final NetStack net;
@@ -57,6 +59,7 @@ public final class IpInput {
   @SuppressWarnings("unchecked")
   IpInput(NetStack net, int queueLen) {
     this.net = net;
+    this.highWater = queueLen / 2;
     Machine m = net.machine;
     int n = m.ncpu();
     inq = new MpscArrayQueue[n];
@@ -103,6 +106,16 @@ public final class IpInput {
       return false;
     }
     return true;
+  }
+
+  /**
+   * True while CPU {@code ci}'s input queue is more than half full: a NIC then drops at the
+   * ring and raises no interrupt (interrupt moderation), so that softnet finds its queue empty
+   * now and then and the CPU's threads — xcall/N among them — get to run; without it a
+   * saturated queue is a receive livelock that starves everything below softint priority.
+   */
+  boolean congested(Cpu ci) {
+    return inq[ci.index()].size() > highWater;
   }
 
   /** The receive interrupt: schedule {@code ipintr} on {@code ci}. */

@@ -14,7 +14,8 @@ import org.mpsafe.kern.Cpu;
  * <p>Destinations are drawn (from a seeded generator): 45% to hosts of the permanent /24s
  * (always routed; 1% of all packets with TTL 1), 50% to hosts of the churned /24s (routed only
  * while their address exists) and 5% to an unroutable net. Rate: {@code burst} packets, then a pause of
- * {@code pauseNanos}; a full queue drops (counted).
+ * {@code pauseNanos}; a full queue drops (counted), and a queue more than half full makes the
+ * NIC drop whole bursts without raising the interrupt ({@link IpInput#congested}).
  */
 final class Nic implements Runnable {
   private final NetStack net;
@@ -46,6 +47,11 @@ final class Nic implements Runnable {
   public void run() {
     IpInput ip = net.ip;
     while (!stop && net.machine.running()) {
+      if (ip.congested(cpu)) {
+        ip.qdrops.add(cpu, burst);
+        LockSupport.parkNanos(Math.max(pauseNanos, 10_000));
+        continue;
+      }
       for (int k = 0; k < burst; k++) {
         int r = rnd.nextInt(100);
         int dst;
