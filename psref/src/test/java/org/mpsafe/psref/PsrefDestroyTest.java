@@ -126,7 +126,7 @@ class PsrefDestroyTest {
         assertSame(cls, t.prtClass());
         h.letGo(m);
         d.awaitDone(m);
-        assertTrue(h.released.get());
+        await().untilTrue(h.released);
         assertNull(t.prtClass());
         assertEquals(o0, otherRounds(xc));
         assertTrue(m.shutdown().isEmpty());
@@ -223,7 +223,7 @@ class PsrefDestroyTest {
         awaitStuckInXcWait(xc, r0, d);
         letGo.set(true);
         d.awaitDone(m);
-        assertTrue(released.get());
+        await().untilTrue(released);   // set after release's preemption point
         assertNull(t.prtClass());
         assertTrue(m.shutdown().isEmpty());
       }
@@ -257,7 +257,7 @@ class PsrefDestroyTest {
         awaitStuckInXcWait(xc, r0, d);
         letGo.set(true);
         d.awaitDone(m);
-        assertTrue(released.get());
+        await().untilTrue(released);   // set after release's preemption point
         assertNull(t.prtClass());
         assertTrue(m.shutdown().isEmpty());
       }
