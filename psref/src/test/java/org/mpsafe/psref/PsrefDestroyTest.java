@@ -15,6 +15,8 @@ import static org.mpsafe.psref.Fixtures.spinUntil;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -373,9 +375,49 @@ class PsrefDestroyTest {
       PsrefClass cls = newClass(m, "net");
       assertEquals(Xcall.XC_HIGHPRI_IPL(cls.ipl()), cls.prcXcFlags);
       assertNotEquals(0, cls.prcXcFlags & Xcall.XC_HIGHPRI);
+      assertTrue(m.shutdown().isEmpty());
     }
     try (Machine m = Fixtures.boot(1)) {
       assertEquals(0, newClass(m, "net").prcXcFlags);
+      assertTrue(m.shutdown().isEmpty());
+    }
+  }
+
+  /**
+   * Two destroys in parallel (the PR's trigger), one target held on CPU 1: the other destroy
+   * completes, the held one waits until the release. With the fixed accounting, and with NetBSD
+   * 8's high-priority drain, which never touches the low-priority xcall and so is safe even on
+   * the legacy accounting.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"FIXED_DONEP", "LEGACY_TAILP+HIGHPRI_DRAIN"})
+  void parallelDestroysWaitOnlyForTheHeldTarget(String variant) {
+    boolean highpri = variant.endsWith("HIGHPRI_DRAIN");
+    XcallAccounting acc = highpri ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP;
+    try (Machine m = Fixtures.boot(2, Xcall.OPTION_ACCOUNTING, acc,
+        PsrefOptions.OPTION_HIGHPRI_DRAIN, highpri, Xcall.OPTION_DETECTOR, true)) {
+      PsrefClass cls = newClass(m, "net");
+      PsrefTarget t1 = newTarget(m, cls, "T1");
+      PsrefTarget t2 = newTarget(m, cls, "T2");
+      Xcall xc = Contract.xcall(m);
+      Holder h = Holder.start(m, m.cpu(1), t1, cls);
+      Contract.Destroyer d1 = new Contract.Destroyer(m, null, t1, cls, h.holds);
+      Contract.Destroyer d2 = new Contract.Destroyer(m, null, t2, cls);
+      d2.awaitDone(m);
+      long since = highpri ? xc.highpriCount() : xc.lowpriCount();
+      await().until(() -> (highpri ? xc.highpriCount() : xc.lowpriCount()) >= since + 2
+          && cls.name().equals(d1.lwp.wchan()));
+      assertFalse(d1.done.get(), "T1's destroy returned while CPU 1 held a reference");
+      assertNull(t2.prtClass());
+      assertSame(cls, t1.prtClass());
+      h.letGo(m);
+      d1.awaitDone(m);
+      assertNull(t1.prtClass());
+      assertEquals(0, xc.earlyReturns());
+      if (highpri) {
+        assertEquals(0, xc.lowpriCount());
+      }
+      assertTrue(m.shutdown().isEmpty());
     }
   }
 }
