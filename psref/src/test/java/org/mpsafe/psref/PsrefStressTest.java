@@ -42,10 +42,10 @@ class PsrefStressTest {
   private static final int NCPU = 4;
   private static final int NSLOTS = 6;
   private static final int DESTROYERS = 2;
-  private static final int DESTROYS_EACH = 60;
+  private static final int DESTROYS_EACH = 150;
   private static final int UNBOUND_USERS = 2;
   /** Uses each kind of context must have made before the run may end. */
-  private static final int MIN_USES = 200;
+  private static final int MIN_USES = 400;
 
   enum Drain {
     LOWPRI_FIXED_DONEP, HIGHPRI_DRAIN
@@ -157,7 +157,8 @@ class PsrefStressTest {
     System.out.println("PsrefStressTest " + drain + " " + rerun);
     try (Machine m = Fixtures.boot(NCPU, Xcall.OPTION_ACCOUNTING, XcallAccounting.FIXED_DONEP,
         PsrefOptions.OPTION_HIGHPRI_DRAIN, drain == Drain.HIGHPRI_DRAIN,
-        PsrefOptions.OPTION_DEBUG, true, PsrefOptions.OPTION_LWP_COUNT, true)) {
+        PsrefOptions.OPTION_DEBUG, true, PsrefOptions.OPTION_LWP_COUNT, true,
+        PsrefOptions.OPTION_FRAME_DETECTOR, true, Xcall.OPTION_DETECTOR, true)) {
       PsrefClass cls = Fixtures.newClass(m, "stress");
       World w = new World(seed, cls);
       m.run("publish", () -> {
@@ -225,6 +226,9 @@ class PsrefStressTest {
       assertTrue(w.violations.isEmpty(), () -> rerun + ": " + w.violations);
       assertEquals(DESTROYERS * DESTROYS_EACH, w.destroys.get());
       assertEquals(DESTROYERS * DESTROYS_EACH, cls.destroys());
+      // The detectors saw neither cause of PR kern/51632.
+      assertEquals(0, Xcall.of(m).earlyReturns(), rerun);
+      assertEquals(0, Psrefs.useAfterReturnCount(m), rerun);
 
       // Tear down: every remaining target unpublished and destroyed, then the class.
       m.run("teardown", () -> {
