@@ -135,6 +135,24 @@ class PsrefDestroyTest {
       }
     }
 
+    /** A uniprocessor: the only CPU answers for itself, between the holder's sleeps. */
+    @Test
+    void destroyOnOneCpuMachineWaitsForTheSleepingHolder() {
+      try (Machine m = boot(1)) {
+        PsrefClass cls = newClass(m, "net");
+        PsrefTarget t = newTarget(m, cls, "T");
+        Xcall xc = xcall(m);
+        Holder h = Holder.start(m, m.cpu(0), t, cls);
+        long r0 = rounds(xc);
+        Destroyer d = new Destroyer(m, null, t, cls, h.holds);
+        awaitWaitingForHolder(xc, r0, d, cls);
+        h.letGo(m);
+        d.awaitDone(m);
+        assertNull(t.prtClass());
+        assertTrue(m.shutdown().isEmpty());
+      }
+    }
+
     /** The destroyer may run on the holder's CPU: it sleeps, and the CPU answers "held". */
     @Test
     void destroyerBoundToTheHoldersCpuWaitsToo() {

@@ -103,6 +103,8 @@ class PsrefStressTest {
       Psrefs.acquire(a, o.target, cls);
       Pserialize.readExit(s);
       o.holders.incrementAndGet();
+      // Only right after our own acquire: rev. 1.4's _psref_held asserts on the LWP of every
+      // entry it walks, and ours is at the head of the list now.
       if (!Psrefs.held(o.target, cls)) {
         violations.add("not held right after acquire: " + o.target);
       }
