@@ -105,6 +105,16 @@ class Pr51632Test {
     void open(Machine m, KGate g) {
       m.run("opener", g::open);
     }
+
+    /**
+     * Opens {@code g} from a kthread, for an opening that lets the panic happen: the panic stops
+     * the machine while the opener may still be on its way out (e.g. preempted at the gate's
+     * mutex_exit by the xcall/1 it woke, when it ran on CPU 1), and a Machine.run opener would
+     * then throw MachineStopped into the test thread.
+     */
+    void openLettingPanicHappen(Machine m, KGate g) {
+      m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, g::open, "opener");
+    }
   }
 
   @Test
@@ -120,7 +130,7 @@ class Pr51632Test {
       assertNull(s.t1.prtClass(), "T1 destroyed while CPU 1 still held a reference");
       assertTrue(s.holderHolds.get());
       assertEquals(1, xc.earlyReturns());
-      s.open(m, s.callbackDelay);
+      s.openLettingPanicHappen(m, s.callbackDelay);
       assertTrue(m.awaitStop(LIMIT));
       Panic p = m.panic().orElseThrow();
       System.out.println("Pr51632Test (psref, legacy) panic: " + p.headline() + " on cpu"
