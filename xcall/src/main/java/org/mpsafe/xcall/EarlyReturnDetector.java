@@ -21,7 +21,9 @@ import org.mpsafe.kern.Trace;
  * bitmasks (CPU index = bit) are written under xc_lock (admission, xc_thread taking the job,
  * xc_thread's donep++), and read by the returning waiter without the lock: they are volatile,
  * and a waiter that returned because donep >= ticket sees every write made before the donep
- * increment it observed. A job older than the ring can no longer be checked (never the case in
+ * increment it observed. So {@link #finished} must come *before* that increment (xc_wait's
+ * fast path returns as soon as it reads the new donep); with it after, Fray found schedules in
+ * which a waiter read the new donep first and reported an early return that was none. A job older than the ring can no longer be checked (never the case in
  * practice: the ring is far longer than the number of CPUs that can lag).
  * </pre>
  */
@@ -68,7 +70,7 @@ final class EarlyReturnDetector {
     }
   }
 
-  /** Under xc_lock: CPU {@code cpu} finished job {@code number}. */
+  /** Under xc_lock, just before donep++: CPU {@code cpu} finished job {@code number}. */
   void finished(long number, int cpu) {
     Job j = ring[(int) (number % RING)];
     if (j.number == number) {

@@ -292,10 +292,12 @@ public final class Xcall {
           "lwp %p nopreempt %d func %p", l, l.nopreempt(), func);
 
       lo.lock.enter();
-      lo.donep++;
+      // The detector hears of the finish before donep++ publishes it: a waiter on xc_wait's
+      // unlocked fast path may return the instant it sees the new donep (found by Fray).
       if (detector != null) {
         detector.finished(job, i);
       }
+      lo.donep++;
     }
   }
 
