@@ -18,14 +18,14 @@ class PsrefPr51632FrayTest {
   static final int FIXED_ITERATIONS = 200;
 
   static void warmup() {
-    PsrefParallelDestroy.run(XcallAccounting.FIXED_DONEP);
+    PsrefParallelDestroy.run(XcallAccounting.FIXED_DONEP, true);
   }
 
   @Test
   void legacyTailpParallelDestroyPanicsMismatchedPsrefTargetClass() {
     Outcome o = FrayExplorer.explore("psref-legacy", FrayExplorer.seed(), LEGACY_BUDGET,
         PsrefPr51632FrayTest::warmup,
-        () -> PsrefParallelDestroy.run(XcallAccounting.LEGACY_TAILP));
+        () -> PsrefParallelDestroy.run(XcallAccounting.LEGACY_TAILP, false));
     assertNotNull(o.failure(), () -> "Fray found no failing schedule in " + o.iterations()
         + " schedules of the legacy accounting");
     String all = FrayExplorer.allMessages(o.failure());
@@ -41,7 +41,7 @@ class PsrefPr51632FrayTest {
   void fixedDonepParallelDestroysWaitForTheHeldReference() {
     Outcome o = FrayExplorer.explore("psref-fixed", FrayExplorer.seed(), FIXED_ITERATIONS,
         PsrefPr51632FrayTest::warmup,
-        () -> PsrefParallelDestroy.run(XcallAccounting.FIXED_DONEP));
+        () -> PsrefParallelDestroy.run(XcallAccounting.FIXED_DONEP, true));
     assertNull(o.failure(), () -> FrayExplorer.allMessages(o.failure()));
     assertEquals(FIXED_ITERATIONS, o.iterations());
   }
