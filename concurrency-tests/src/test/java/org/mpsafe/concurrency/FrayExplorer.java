@@ -95,7 +95,10 @@ public final class FrayExplorer {
     return o;
   }
 
-  /** Replays the iteration recorded in {@code recordingDir} ({@code scheduler}, {@code random.json}). */
+  /**
+   * Replays the iteration recorded in {@code recordingDir} ({@code scheduler},
+   * {@code random.json}), after {@link #warmUp} with {@code warmup}.
+   */
   public static Outcome replay(String name, Path recordingDir, Runnable warmup, Runnable body) {
     FrayJvm.require();
     warmUp(warmup);

@@ -42,7 +42,8 @@ public final class SeededPos extends Scheduler {
   }
 
   private SeededPos(Random master) {
-    super(new ControlledRandom(new ArrayList<>(), new ArrayList<>(), new Random(master.nextLong())));
+    super(new ControlledRandom(
+        new ArrayList<>(), new ArrayList<>(), new Random(master.nextLong())));
     this.master = master;
     this.delegate = new POSScheduler(getRand());
   }

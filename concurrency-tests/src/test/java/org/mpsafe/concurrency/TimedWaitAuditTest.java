@@ -29,9 +29,11 @@ class TimedWaitAuditTest {
       + "|\\.offer\\s*\\(.*TimeUnit|\\.get\\s*\\(.*TimeUnit");
   /** The result is used: in a condition, assigned, returned, negated or passed on. */
   private static final Pattern USED = Pattern.compile(
-      "\\b(if|while)\\s*\\(.*|[^=!<>]=[^=].*|\\breturn\\b.*|!\\s*[\\w.]*\\s*$|\\(\\s*[\\w.]+\\.\\w+\\(.*");
+      "\\b(if|while)\\s*\\(.*|[^=!<>]=[^=].*|\\breturn\\b.*|!\\s*[\\w.]*\\s*$"
+      + "|\\(\\s*[\\w.]+\\.\\w+\\(.*");
   private static final Pattern DECLARATION = Pattern.compile(
-      "^\\s*(public|protected|private|static|final|synchronized|\\s)*[\\w<>\\[\\]]+\\s+\\w+\\s*\\(.*\\)\\s*(throws [\\w., ]+)?\\{\\s*$");
+      "^\\s*(public|protected|private|static|final|synchronized|\\s)*[\\w<>\\[\\]]+\\s+\\w+"
+      + "\\s*\\(.*\\)\\s*(throws [\\w., ]+)?\\{\\s*$");
 
   /** file name + trimmed line prefix -> why using the result is harmless there. */
   private static final Map<String, String> ALLOWED = Map.of(

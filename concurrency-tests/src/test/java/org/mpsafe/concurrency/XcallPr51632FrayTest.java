@@ -20,7 +20,8 @@ class XcallPr51632FrayTest {
 
   @Test
   void legacyTailpXcWaitReturnsBeforeItsCallbackFinished() {
-    Outcome o = FrayExplorer.explore("xcall-legacy", FrayExplorer.seed(), LEGACY_BUDGET, XcallPr51632FrayTest::warmup,
+    Outcome o = FrayExplorer.explore("xcall-legacy", FrayExplorer.seed(), LEGACY_BUDGET,
+        XcallPr51632FrayTest::warmup,
         () -> XcallTwoRequesters.run(XcallAccounting.LEGACY_TAILP));
     assertNotNull(o.failure(), () -> "Fray found no early return in " + o.iterations()
         + " schedules of the legacy accounting");
@@ -30,7 +31,8 @@ class XcallPr51632FrayTest {
 
   @Test
   void fixedDonepXcWaitNeverReturnsEarly() {
-    Outcome o = FrayExplorer.explore("xcall-fixed", FrayExplorer.seed(), FIXED_ITERATIONS, XcallPr51632FrayTest::warmup,
+    Outcome o = FrayExplorer.explore("xcall-fixed", FrayExplorer.seed(), FIXED_ITERATIONS,
+        XcallPr51632FrayTest::warmup,
         () -> XcallTwoRequesters.run(XcallAccounting.FIXED_DONEP));
     assertNull(o.failure(), () -> FrayExplorer.allMessages(o.failure()));
     assertEquals(FIXED_ITERATIONS, o.iterations());
