@@ -50,10 +50,16 @@ public final class Softint {
    * softint_schedule either finds its LWP IDLE and queues it, or the LWP, still on its CPU,
    * sees the pending bit before it idles. Before that an LWP in state NEW was skipped by post()
    * and ran the handler only when it first got its CPU, possibly well after a splx() that should
-   * have run it. False if {@code nanos} ran out.
+   * have run it. Returns whether they all started, judged by the count itself (not by the
+   * timed wait's result, which a controlled scheduler such as Fray may report wrongly).
    */
   boolean awaitStarted(long nanos) throws InterruptedException {
-    return started.await(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    long deadline = System.nanoTime() + nanos;
+    while (started.getCount() > 0 && System.nanoTime() < deadline) {
+      started.await(Math.min(10_000_000L, Math.max(1, deadline - System.nanoTime())),
+          java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+    return started.getCount() == 0;
   }
 
   /** A handler established at one soft level: {@code void *sih}. */

@@ -174,9 +174,8 @@ public final class ForwardingLoad {
     // also stop waiting once no churn LWP is left.
     long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
     try {
-      boolean done = false;
-      while (!done && churning() && System.nanoTime() < deadline) {
-        done = churnersDone.await(10, TimeUnit.MILLISECONDS);
+      while (churnersDone.getCount() > 0 && churning() && System.nanoTime() < deadline) {
+        churnersDone.await(10, TimeUnit.MILLISECONDS);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
