@@ -180,7 +180,10 @@ class PsrefAssertionTest {
     }
   }
 
-  /** psref_target_destroy ends with prt_class = NULL: "Cause subsequent psref_acquire to kassert". */
+  /**
+   * psref_target_destroy ends with prt_class = NULL: "Cause subsequent psref_acquire to
+   * kassert".
+   */
   @Test
   @DisplayName("mismatched psref target class: 0x0 (ref) != %p (expected) (acquire after destroy)")
   void mismatchedPsrefTargetClass_acquireAfterDestroy() {

@@ -15,7 +15,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
