@@ -3,11 +3,13 @@ package org.mpsafe.psref;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
+import org.awaitility.core.ConditionTimeoutException;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.Kaddr;
@@ -38,6 +40,23 @@ final class Fixtures {
   static ConditionFactory await() {
     return Awaitility.await().atMost(LIMIT).pollDelay(Duration.ZERO)
         .pollInterval(Duration.ofMillis(5));
+  }
+
+  /**
+   * Awaits {@code cond}; on timeout fails with what the machine was doing (outcome, panic,
+   * watchdog report and every LWP's state), which a bare Awaitility timeout would not say.
+   */
+  static void until(Machine m, Callable<Boolean> cond) {
+    try {
+      await().until(cond);
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(e.getMessage() + "\n  machine " + m.outcome()
+          + m.panic().map(pc -> "\n  " + pc.headline() + " (" + pc.lwp() + ")\n    at "
+              + pc.javaStack().stream().skip(2).limit(12).map(Object::toString)
+                  .collect(java.util.stream.Collectors.joining("\n    at "))).orElse("")
+          + m.hang().map(h -> "\n  hang: " + h).orElse("")
+          + "\n  " + String.join("\n  ", m.ps()), e);
+    }
   }
 
   /** A machine of {@code ncpu} CPUs with options {@code key, value, key, value, ...}. */
@@ -94,7 +113,7 @@ final class Fixtures {
       out.set(body.get());
       done.set(true);
     }, "bound/" + cpu.index());
-    await().until(() -> done.get() || !m.running());
+    until(m, () -> done.get() || !m.running());
     if (!done.get()) {
       throw new AssertionError("machine stopped: "
           + m.panic().map(Panic::message).orElse(m.outcome().toString()));
@@ -153,7 +172,7 @@ final class Fixtures {
     }
 
     private static Holder started(Holder h) {
-      await().until(() -> h.holds.get() && h.gate.occupied()
+      until(h.lwp.machine(), () -> h.holds.get() && h.gate.occupied()
           && h.lwp.state() == Lwp.State.SLEEP);
       return h;
     }

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mpsafe.psref.Fixtures.await;
+import static org.mpsafe.psref.Fixtures.until;
 import static org.mpsafe.psref.Fixtures.awaitPanic;
 import static org.mpsafe.psref.Fixtures.boot;
 import static org.mpsafe.psref.Fixtures.kassert;
@@ -92,19 +92,19 @@ class PserializeTest {
         inside.set(false);
         Pserialize.readExit(s);
       }, "reader");
-      await().until(() -> inside.get() && m.cpu(1).curlwp() == reader);
+      until(m, () -> inside.get() && m.cpu(1).curlwp() == reader);
       long h0 = xc.highpriCount();
       Lwp performer = m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> {
         psz.perform();
         readerInsideAtReturn.set(inside.get());
         done.set(true);
       }, "performer");
-      await().until(() -> xc.highpriCount() == h0 + 1
+      until(m, () -> xc.highpriCount() == h0 + 1
           && performer.state() == Lwp.State.SLEEP && "xchicv".equals(performer.wchan()));
       assertFalse(done.get(), "pserialize_perform returned while a reader was inside");
       assertTrue(inside.get());
       leave.set(true);
-      await().until(() -> done.get() || !m.running());
+      until(m, () -> done.get() || !m.running());
       assertTrue(m.panic().isEmpty(), () -> m.panic().get().message());
       assertFalse(readerInsideAtReturn.get());
       assertTrue(m.shutdown().isEmpty());

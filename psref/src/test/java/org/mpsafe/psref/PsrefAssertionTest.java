@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpsafe.psref.Fixtures.CLASS_EXPR;
 import static org.mpsafe.psref.Fixtures.CPU_LOCAL;
 import static org.mpsafe.psref.Fixtures.CPU_LOCAL_EXPR;
-import static org.mpsafe.psref.Fixtures.await;
+import static org.mpsafe.psref.Fixtures.until;
 import static org.mpsafe.psref.Fixtures.awaitPanic;
 import static org.mpsafe.psref.Fixtures.boot;
 import static org.mpsafe.psref.Fixtures.kassert;
@@ -180,7 +180,10 @@ class PsrefAssertionTest {
     }
   }
 
-  /** psref_target_destroy ends with prt_class = NULL: "Cause subsequent psref_acquire to kassert". */
+  /**
+   * psref_target_destroy ends with prt_class = NULL: "Cause subsequent psref_acquire to
+   * kassert".
+   */
   @Test
   @DisplayName("mismatched psref target class: 0x0 (ref) != %p (expected) (acquire after destroy)")
   void mismatchedPsrefTargetClass_acquireAfterDestroy() {
@@ -286,7 +289,7 @@ class PsrefAssertionTest {
   private static Holder drainingBehindHolder(Machine m, PsrefTarget t, PsrefClass cls) {
     Holder h = Holder.start(m, m.cpu(1), t, cls);
     m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> Psrefs.targetDestroy(t, cls), "destroyer");
-    await().until(() -> t.draining());
+    until(m, () -> t.draining());
     assertSame(cls, t.prtClass());
     return h;
   }
@@ -455,7 +458,7 @@ class PsrefAssertionTest {
         to.set(Kern.curcpuIndex());
         Psrefs.release(ref, t, cls);
       }, "mover");
-      await().until(() -> from.get() >= 0 && gate.occupied()
+      until(m, () -> from.get() >= 0 && gate.occupied()
           && mover.state() == Lwp.State.SLEEP);
       int c0 = from.get();
       int c1 = 1 - c0;
@@ -465,7 +468,7 @@ class PsrefAssertionTest {
         spinning.set(true);
         spinUntil(never);
       }, "spinner");
-      await().until(() -> spinning.get() && spinner.state() == Lwp.State.ONPROC
+      until(m, () -> spinning.get() && spinner.state() == Lwp.State.ONPROC
           && m.cpu(c0).curlwp() == spinner);
       m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, gate::open, "opener");
       Panic p = awaitPanic(m);

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mpsafe.psref.Fixtures.await;
+import static org.mpsafe.psref.Fixtures.until;
 import static org.mpsafe.psref.Fixtures.newClass;
 import static org.mpsafe.psref.Fixtures.newTarget;
 import static org.mpsafe.psref.Fixtures.spinUntil;
@@ -76,7 +76,7 @@ class PsrefDestroyTest {
       }
 
       void awaitDone(Machine m) {
-        await().until(() -> done.get() || !m.running());
+        until(m, () -> done.get() || !m.running());
         assertTrue(m.panic().isEmpty(), () -> m.panic().get().message());
         assertTrue(done.get());
         assertFalse(heldWhenDone.get(), "psref_target_destroy returned while a reference "
@@ -89,7 +89,7 @@ class PsrefDestroyTest {
      * answered "held" and it sleeps on the class's channel between rounds.
      */
     void awaitWaitingForHolder(Xcall xc, long since, Destroyer d, PsrefClass cls) {
-      await().until(() -> rounds(xc) >= since + 2 && cls.name().equals(d.lwp.wchan()));
+      until(d.lwp.machine(), () -> rounds(xc) >= since + 2 && cls.name().equals(d.lwp.wchan()));
       assertFalse(d.done.get(), "destroy returned while a reference was held");
     }
 
@@ -128,7 +128,7 @@ class PsrefDestroyTest {
         assertSame(cls, t.prtClass());
         h.letGo(m);
         d.awaitDone(m);
-        await().untilTrue(h.released);
+        until(m, h.released::get);
         assertNull(t.prtClass());
         assertEquals(o0, otherRounds(xc));
         assertTrue(m.shutdown().isEmpty());
@@ -202,10 +202,10 @@ class PsrefDestroyTest {
         Destroyer d = new Destroyer(m, m.cpu(0), t, cls, h1.holds, h2.holds, h3.holds);
         awaitWaitingForHolder(xc, r0, d, cls);
         h1.letGo(m);
-        await().untilTrue(h1.released);
+        until(m, h1.released::get);
         awaitWaitingForHolder(xc, rounds(xc), d, cls);
         h3.letGo(m);
-        await().untilTrue(h3.released);
+        until(m, h3.released::get);
         awaitWaitingForHolder(xc, rounds(xc), d, cls);
         h2.letGo(m);
         d.awaitDone(m);
@@ -237,13 +237,13 @@ class PsrefDestroyTest {
           released.set(true);
         }, "holder");
         m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> m.softint().schedule(sih), "kick");
-        await().untilTrue(holds);
+        until(m, holds::get);
         long r0 = rounds(xc);
         Destroyer d = new Destroyer(m, null, t, cls, holds);
         awaitStuckInXcWait(xc, r0, d);
         letGo.set(true);
         d.awaitDone(m);
-        await().untilTrue(released);   // set after release's preemption point
+        until(m, released::get);   // set after release's preemption point
         assertNull(t.prtClass());
         assertTrue(m.shutdown().isEmpty());
       }
@@ -270,21 +270,21 @@ class PsrefDestroyTest {
           Kern.kpreemptEnable();
           released.set(true);
         }, "nopreempt-holder");
-        await().untilTrue(holds);
+        until(m, holds::get);
         assertFalse(holder.isBound());
         long r0 = rounds(xc);
         Destroyer d = new Destroyer(m, null, t, cls, holds);
         awaitStuckInXcWait(xc, r0, d);
         letGo.set(true);
         d.awaitDone(m);
-        await().untilTrue(released);   // set after release's preemption point
+        until(m, released::get);   // set after release's preemption point
         assertNull(t.prtClass());
         assertTrue(m.shutdown().isEmpty());
       }
     }
 
     private void awaitStuckInXcWait(Xcall xc, long r0, Destroyer d) {
-      await().until(() -> rounds(xc) == r0 + 1 && d.lwp.state() == Lwp.State.SLEEP
+      until(d.lwp.machine(), () -> rounds(xc) == r0 + 1 && d.lwp.state() == Lwp.State.SLEEP
           && xcWchan().equals(d.lwp.wchan()));
       assertFalse(d.done.get(), "destroy returned while a reference was held");
     }
@@ -423,7 +423,7 @@ class PsrefDestroyTest {
       Contract.Destroyer d2 = new Contract.Destroyer(m, null, t2, cls);
       d2.awaitDone(m);
       long since = highpri ? xc.highpriCount() : xc.lowpriCount();
-      await().until(() -> (highpri ? xc.highpriCount() : xc.lowpriCount()) >= since + 2
+      until(m, () -> (highpri ? xc.highpriCount() : xc.lowpriCount()) >= since + 2
           && cls.name().equals(d1.lwp.wchan()));
       assertFalse(d1.done.get(), "T1's destroy returned while CPU 1 held a reference");
       assertNull(t2.prtClass());

@@ -2,7 +2,7 @@ package org.mpsafe.psref;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mpsafe.psref.Fixtures.await;
+import static org.mpsafe.psref.Fixtures.until;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,7 +15,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -218,11 +217,11 @@ class PsrefStressTest {
         }, "destroyer/" + i));
       }
 
-      await().until(() -> !m.running() || (w.destroys.get() == DESTROYERS * DESTROYS_EACH
+      until(m, () -> !m.running() || (w.destroys.get() == DESTROYERS * DESTROYS_EACH
           && w.boundUses.get() >= MIN_USES && w.softintUses.get() >= MIN_USES
           && w.nopreemptUses.get() >= MIN_USES));
       w.stop.set(true);
-      await().until(() -> !m.running() || finished.get() == lwps.size());
+      until(m, () -> !m.running() || finished.get() == lwps.size());
       assertTrue(m.panic().isEmpty(), () -> rerun + ": " + m.panic().get().message());
       assertTrue(m.hang().isEmpty(), () -> rerun + ": " + m.hang().get());
       assertTrue(w.violations.isEmpty(), () -> rerun + ": " + w.violations);

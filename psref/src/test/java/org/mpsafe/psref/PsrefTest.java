@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mpsafe.psref.Fixtures.await;
+import static org.mpsafe.psref.Fixtures.until;
 import static org.mpsafe.psref.Fixtures.boot;
 import static org.mpsafe.psref.Fixtures.callBound;
 import static org.mpsafe.psref.Fixtures.newClass;
@@ -142,7 +142,7 @@ class PsrefTest {
       for (int i = 0; i < 4; i++) {
         m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(i), () -> m.softint().schedule(h), "sched/" + i);
       }
-      await().until(() -> ok.get(0) + ok.get(1) + ok.get(2) + ok.get(3) == 4
+      until(m, () -> ok.get(0) + ok.get(1) + ok.get(2) + ok.get(3) == 4
           || bad.get() > 0 || !m.running());
       assertEquals(0, bad.get());
       assertTrue(m.panic().isEmpty(), () -> m.panic().get().message());
@@ -187,10 +187,10 @@ class PsrefTest {
           done.incrementAndGet();
         }, "holder/" + i));
       }
-      await().until(() -> holding.get() == 4 && lwps.stream()
+      until(m, () -> holding.get() == 4 && lwps.stream()
           .allMatch(l -> l.state() == Lwp.State.SLEEP));
       m.run("open", allHold::open);
-      await().until(() -> done.get() == 4 || !m.running());
+      until(m, () -> done.get() == 4 || !m.running());
       assertTrue(m.panic().isEmpty(), () -> m.panic().get().message());
       assertEquals("SH...", seen[0]);
       assertEquals("S.H..", seen[1]);
