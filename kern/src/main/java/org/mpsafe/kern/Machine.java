@@ -251,6 +251,101 @@ public final class Machine implements AutoCloseable {
     }
   }
 
+  /**
+   * Adopts the calling host thread as an LWP named {@code name} until {@link Entry#exit()}:
+   * {@code rump_schedule()} now, {@code rump_unschedule()} at exit, with any amount of host code
+   * in between (e.g. a JMH benchmark thread that enters in its setup and exits in its teardown).
+   * With {@code bindTo} the LWP is bound there ({@code LP_BOUND}, as after {@code curlwp_bind()}
+   * on that CPU), so it may hold passive references; with null it is unbound, like
+   * {@link #run}. Blocks until the CPU is free.
+   *
+   * <p>While entered, the thread holds its CPU: other LWPs get it only at the thread's
+   * preemption points or when it blocks in kernel code, so a thread that enters and then idles
+   * in host code starves that CPU's service LWPs (xcall, softints) until it calls kernel code
+   * again or exits. Only the entering thread may call {@link Entry#exit()}.
+   *
+   * @throws IllegalStateException if the thread is already on an LWP
+   * @throws IllegalArgumentException if {@code bindTo} is a CPU of another machine
+   * @throws MachineStopped if the machine has stopped
+   */
+  public Entry enter(String name, Cpu bindTo) {
+    if (name == null) {
+      throw new IllegalArgumentException("enter needs a name");
+    }
+    if (bindTo != null && bindTo.machine != this) {
+      throw new IllegalArgumentException("cpu " + bindTo + " belongs to another machine");
+    }
+    if (Lwp.currentOrNull() != null) {
+      throw new IllegalStateException("already on an LWP: " + Lwp.currentOrNull());
+    }
+    checkRunning();
+    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER,
+        bindTo != null ? Lwp.LP_BOUND : 0, bindTo, null);
+    lwps.add(l);
+    ADOPTED.set(l);
+    try {
+      sched.acquire(l);
+    } catch (RuntimeException | Error e) {
+      l.state = Lwp.State.ZOMBIE;
+      ADOPTED.remove();
+      lwps.remove(l);
+      throw e;
+    }
+    return new Entry(l);
+  }
+
+  /**
+   * A host thread adopted by {@link #enter}: {@link #exit()} (or {@code close}) gives its CPU
+   * back and turns it into a plain host thread again.
+   */
+  public final class Entry implements AutoCloseable {
+    private final Lwp lwp;
+    private boolean exited;
+
+    private Entry(Lwp lwp) {
+      this.lwp = lwp;
+    }
+
+    /** The LWP the thread runs as until {@link #exit()}. */
+    public Lwp lwp() {
+      return lwp;
+    }
+
+    /**
+     * Leaves the machine: the LWP must hold no passive reference ({@code l_psrefs == 0}, a
+     * panic otherwise, as at LWP exit) and gives its CPU up. After a panic or shutdown it only
+     * forgets the adoption. A second call does nothing.
+     *
+     * @throws IllegalStateException if called from another thread
+     */
+    public void exit() {
+      if (lwp.thread != Thread.currentThread()) {
+        throw new IllegalStateException("exit of " + lwp + " from another thread: "
+            + Thread.currentThread().getName());
+      }
+      if (exited) {
+        return;
+      }
+      exited = true;
+      try {
+        if (running && lwp.state == Lwp.State.ONPROC) {
+          kthreadExit(lwp);
+        }
+      } catch (MachineStopped e) {
+        // stopped meanwhile: nothing left to give back
+      } finally {
+        lwp.state = Lwp.State.ZOMBIE;
+        ADOPTED.remove();
+        lwps.remove(lwp);
+      }
+    }
+
+    @Override
+    public void close() {
+      exit();
+    }
+  }
+
   static Lwp adoptedLwp() {
     return ADOPTED.get();
   }
