@@ -11,6 +11,10 @@ final class BenchSupport {
 
   /** The JVM flag that turns {@code DIAGNOSTIC} off (see {@link org.mpsafe.kern.Kassert}). */
   static final String NODIAGNOSTIC = "-Dmpsafe.nodiagnostic=true";
+  /** JMH's worker threads are {@link org.mpsafe.kern.HostThread}s (see HostThreadExecutor). */
+  static final String HOST_THREADS = "-Djmh.executor=CUSTOM";
+  static final String HOST_THREADS_CLASS =
+      "-Djmh.executor.class=org.mpsafe.bench.HostThreadExecutor";
 
   /** Boots a machine of {@code ncpu} CPUs with the watchdog off (a benchmark may idle long). */
   static Machine boot(MachineConfig c) {

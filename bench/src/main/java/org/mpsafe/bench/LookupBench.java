@@ -52,7 +52,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = BenchSupport.NODIAGNOSTIC)
+@Fork(value = 1, jvmArgsAppend = {BenchSupport.NODIAGNOSTIC, BenchSupport.HOST_THREADS,
+    BenchSupport.HOST_THREADS_CLASS})
 public class LookupBench {
   static final int DSTS = 1 << 12;
   static final int GATEWAY = Inet.parse("192.168.0.254");

@@ -39,7 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = BenchSupport.NODIAGNOSTIC)
+@Fork(value = 1, jvmArgsAppend = {BenchSupport.NODIAGNOSTIC, BenchSupport.HOST_THREADS,
+    BenchSupport.HOST_THREADS_CLASS})
 public class PsrefBench {
 
   /** One machine of 2 CPUs and one target of a psref class at IPL_SOFTNET (as rtentry's). */

@@ -18,7 +18,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+@Fork(value = 1, jvmArgsAppend = {BenchSupport.HOST_THREADS, BenchSupport.HOST_THREADS_CLASS})
 public class PsrefDiagnosticBench {
   @Benchmark
   @Threads(1)

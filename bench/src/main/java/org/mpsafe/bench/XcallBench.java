@@ -40,7 +40,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = BenchSupport.NODIAGNOSTIC)
+@Fork(value = 1, jvmArgsAppend = {BenchSupport.NODIAGNOSTIC, BenchSupport.HOST_THREADS,
+    BenchSupport.HOST_THREADS_CLASS})
 @Threads(1)
 public class XcallBench {
   static final XcFunc NOP = (a1, a2) -> {};

@@ -37,7 +37,8 @@ import java.util.function.Supplier;
  * Implementation notes
  *
  * Every LWP is a platform thread (LwpThread) or a host thread adopted for the length of a
- * run(...) call. Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
+ * run(...) call or between enter(...) and exit(): through a ThreadLocal, or through a field
+ * for a HostThread (curlwp() then costs no ThreadLocal lookup). Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
  * panic wins (panicRef CAS); later panics in other LWPs (a common cascade) unwind their LWPs and
  * are not recorded. Differences from NetBSD: no hardware interrupts (cpu_intr_p() is false);
  * no time slicing except at yield(); see docs/netbsd-map.md.
@@ -231,7 +232,7 @@ public final class Machine implements AutoCloseable {
     checkRunning();
     Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, 0, null, null);
     lwps.add(l);
-    ADOPTED.set(l);
+    adopt(l);
     try {
       sched.acquire(l);
       T v = body.get();
@@ -246,7 +247,7 @@ public final class Machine implements AutoCloseable {
       throw e;
     } finally {
       l.state = Lwp.State.ZOMBIE;
-      ADOPTED.remove();
+      unadopt();
       lwps.remove(l);
     }
   }
@@ -262,7 +263,9 @@ public final class Machine implements AutoCloseable {
    * <p>While entered, the thread holds its CPU: other LWPs get it only at the thread's
    * preemption points or when it blocks in kernel code, so a thread that enters and then idles
    * in host code starves that CPU's service LWPs (xcall, softints) until it calls kernel code
-   * again or exits. Only the entering thread may call {@link Entry#exit()}.
+   * again or exits. Only the entering thread may call {@link Entry#exit()}. A
+   * {@link HostThread} is adopted without a {@code ThreadLocal}, so its kernel calls find
+   * {@code curlwp} as cheaply as a kthread's.
    *
    * @throws IllegalStateException if the thread is already on an LWP
    * @throws IllegalArgumentException if {@code bindTo} is a CPU of another machine
@@ -282,12 +285,12 @@ public final class Machine implements AutoCloseable {
     Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER,
         bindTo != null ? Lwp.LP_BOUND : 0, bindTo, null);
     lwps.add(l);
-    ADOPTED.set(l);
+    adopt(l);
     try {
       sched.acquire(l);
     } catch (RuntimeException | Error e) {
       l.state = Lwp.State.ZOMBIE;
-      ADOPTED.remove();
+      unadopt();
       lwps.remove(l);
       throw e;
     }
@@ -335,7 +338,7 @@ public final class Machine implements AutoCloseable {
         // stopped meanwhile: nothing left to give back
       } finally {
         lwp.state = Lwp.State.ZOMBIE;
-        ADOPTED.remove();
+        unadopt();
         lwps.remove(lwp);
       }
     }
@@ -348,6 +351,23 @@ public final class Machine implements AutoCloseable {
 
   static Lwp adoptedLwp() {
     return ADOPTED.get();
+  }
+
+  /** Marks the calling host thread as running {@code l}: a field for a HostThread. */
+  private static void adopt(Lwp l) {
+    if (Thread.currentThread() instanceof HostThread ht) {
+      ht.adopted = l;
+    } else {
+      ADOPTED.set(l);
+    }
+  }
+
+  private static void unadopt() {
+    if (Thread.currentThread() instanceof HostThread ht) {
+      ht.adopted = null;
+    } else {
+      ADOPTED.remove();
+    }
   }
 
   /** True until a panic, a hang or shutdown. */

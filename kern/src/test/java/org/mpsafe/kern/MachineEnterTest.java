@@ -93,6 +93,36 @@ class MachineEnterTest {
   }
 
   @Test
+  void hostThreadIsAdoptedThroughItsField() throws InterruptedException {
+    try (Machine m = Machine.boot(MachineConfig.of(2))) {
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t = HostThread.factory("host").newThread(() -> {
+        try {
+          assertNull(Lwp.currentOrNull());
+          try (Machine.Entry e = m.enter("host/1", m.cpu(1))) {
+            assertSame(e.lwp(), Kern.curlwp());
+            assertSame(e.lwp(), ((HostThread) Thread.currentThread()).adopted);
+            assertEquals(1, Kern.curcpuIndex());
+          }
+          assertNull(Lwp.currentOrNull());
+          assertNull(((HostThread) Thread.currentThread()).adopted);
+          assertEquals(0, (int) m.call("call", () -> Kern.curlwp().psrefs));
+          assertNull(Lwp.currentOrNull());
+        } catch (Throwable ex) {
+          failure.set(ex);
+        }
+      });
+      assertTrue(t.isDaemon());
+      assertTrue(t.getName().startsWith("host-"));
+      t.start();
+      t.join();
+      if (failure.get() != null) {
+        throw new AssertionError(failure.get());
+      }
+    }
+  }
+
+  @Test
   void exitAfterShutdownOnlyForgetsTheAdoption() {
     Machine m = Machine.boot(MachineConfig.of(2));
     Machine.Entry e = m.enter("host", m.cpu(0));
