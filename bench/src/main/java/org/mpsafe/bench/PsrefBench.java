@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.mpsafe.kern.Ipl;
+import org.mpsafe.kern.KRwlock;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.psref.Psref;
 import org.mpsafe.psref.PsrefClass;
@@ -33,7 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Each psref thread is an LWP bound to its own virtual CPU ({@link Machine#enter}); its
  * {@link Psref} is its own (as a C caller's is on its stack). Target: with 2 threads psref
  * ≥ 25× the AtomicLong and ≥ 3× the LongAdder, 0 B/op ({@code -prof gc}), about 3 ns.
- * Forked with DIAGNOSTIC off; {@link PsrefDiagnosticBench} repeats psref with it on.
+ * Forked with DIAGNOSTIC off; {@link PsrefDiagnosticBench} repeats psref with it on. For
+ * reference, {@code krwlockRead*} is a reader enter + exit of a {@code krwlock} (what
+ * {@code rt_lock} costs {@link LookupBench} per lookup).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -52,6 +55,8 @@ public class PsrefBench {
     final AtomicInteger nextCpu = new AtomicInteger();
     final AtomicLong refcnt = new AtomicLong();
     final LongAdder adder = new LongAdder();
+    /** A reader/writer lock like {@code rt_lock}, for the reader enter/exit benchmarks. */
+    final KRwlock rwlock = new KRwlock("rt_lock");
 
     @Setup(Level.Trial)
     public void boot() {
@@ -100,6 +105,22 @@ public class PsrefBench {
   @Threads(2)
   public void psref2Threads(Shared s, OnCpu t) {
     psrefPair(s, t);
+  }
+
+  // ---- for reference: rt_lock's reader enter + exit (a CAS each), what LookupBench adds ----
+
+  @Benchmark
+  @Threads(1)
+  public void krwlockRead1Thread(Shared s, OnCpu t) {
+    s.rwlock.enter(KRwlock.RW_READER);
+    s.rwlock.exit();
+  }
+
+  @Benchmark
+  @Threads(2)
+  public void krwlockRead2Threads(Shared s, OnCpu t) {
+    s.rwlock.enter(KRwlock.RW_READER);
+    s.rwlock.exit();
   }
 
   // ---- baseline: AtomicLong refcount on the shared target ----------------------------------

@@ -76,6 +76,8 @@ class BenchSmokeTest {
       b.atomicRefcount2Threads(s);
       b.longAdder1Thread(s);
       b.longAdder2Threads(s);
+      b.krwlockRead1Thread(s, t);
+      b.krwlockRead2Threads(s, t);
     }
     assertEquals(0, s.refcnt.get());
     assertEquals(0, s.adder.sum());
