@@ -26,3 +26,20 @@ java -jar "$JAR" -prof gc -p routes=1000 -p changes=0 \
 java -jar "$JAR" 'PsrefBench.psref' -jvmArgsAppend "-XX:+UseParallelGC $FLAGS" \
   -rf json -rff "$OUT/parallelgc.json" | tee "$OUT/parallelgc.txt"
 echo "after: $(cat /proc/loadavg)" >> "$OUT/load.txt"
+# keep the results small: drop JMH's raw per-sample data, keep only each log's summary table
+python3 - "$OUT"/all.json "$OUT"/gc.json "$OUT"/parallelgc.json <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    data = json.load(open(path))
+    for r in data:
+        for m in [r.get("primaryMetric")] + list((r.get("secondaryMetrics") or {}).values()):
+            if isinstance(m, dict):
+                m.pop("rawData", None)
+                m.pop("rawDataHistogram", None)
+    json.dump(data, open(path, "w"), indent=1)
+PY
+for f in all gc parallelgc; do
+  { grep -E "^\[(rwlock )?route changer" "$OUT/$f.txt" || true; sed -n '/^Benchmark /,$p' "$OUT/$f.txt"; } \
+    > "$OUT/$f.summary.txt"
+  rm "$OUT/$f.txt"
+done
