@@ -87,6 +87,9 @@ public final class Lwp implements KObject {
     if (t instanceof LwpThread lt) {
       return lt.lwp;
     }
+    if (t instanceof HostThread ht) {
+      return ht.adopted;
+    }
     return Machine.adoptedLwp();
   }
 

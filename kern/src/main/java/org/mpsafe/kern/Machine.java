@@ -37,7 +37,8 @@ import java.util.function.Supplier;
  * Implementation notes
  *
  * Every LWP is a platform thread (LwpThread) or a host thread adopted for the length of a
- * run(...) call. Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
+ * run(...) call or between enter(...) and exit(): through a ThreadLocal, or through a field
+ * for a HostThread (curlwp() then costs no ThreadLocal lookup). Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
  * panic wins (panicRef CAS); later panics in other LWPs (a common cascade) unwind their LWPs and
  * are not recorded. Differences from NetBSD: no hardware interrupts (cpu_intr_p() is false);
  * no time slicing except at yield(); see docs/netbsd-map.md.
@@ -241,7 +242,7 @@ public final class Machine implements AutoCloseable {
     checkRunning();
     Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, 0, null, null);
     lwps.add(l);
-    ADOPTED.set(l);
+    adopt(l);
     try {
       sched.acquire(l);
       T v = body.get();
@@ -256,13 +257,127 @@ public final class Machine implements AutoCloseable {
       throw e;
     } finally {
       l.state = Lwp.State.ZOMBIE;
-      ADOPTED.remove();
+      unadopt();
       lwps.remove(l);
+    }
+  }
+
+  /**
+   * Adopts the calling host thread as an LWP named {@code name} until {@link Entry#exit()}:
+   * {@code rump_schedule()} now, {@code rump_unschedule()} at exit, with any amount of host code
+   * in between (e.g. a JMH benchmark thread that enters in its setup and exits in its teardown).
+   * With {@code bindTo} the LWP is bound there ({@code LP_BOUND}, as after {@code curlwp_bind()}
+   * on that CPU), so it may hold passive references; with null it is unbound, like
+   * {@link #run}. Blocks until the CPU is free.
+   *
+   * <p>While entered, the thread holds its CPU: other LWPs get it only at the thread's
+   * preemption points or when it blocks in kernel code, so a thread that enters and then idles
+   * in host code starves that CPU's service LWPs (xcall, softints) until it calls kernel code
+   * again or exits. Only the entering thread may call {@link Entry#exit()}. A
+   * {@link HostThread} is adopted without a {@code ThreadLocal}, so its kernel calls find
+   * {@code curlwp} as cheaply as a kthread's.
+   *
+   * @throws IllegalStateException if the thread is already on an LWP
+   * @throws IllegalArgumentException if {@code bindTo} is a CPU of another machine
+   * @throws MachineStopped if the machine has stopped
+   */
+  public Entry enter(String name, Cpu bindTo) {
+    if (name == null) {
+      throw new IllegalArgumentException("enter needs a name");
+    }
+    if (bindTo != null && bindTo.machine != this) {
+      throw new IllegalArgumentException("cpu " + bindTo + " belongs to another machine");
+    }
+    if (Lwp.currentOrNull() != null) {
+      throw new IllegalStateException("already on an LWP: " + Lwp.currentOrNull());
+    }
+    checkRunning();
+    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER,
+        bindTo != null ? Lwp.LP_BOUND : 0, bindTo, null);
+    lwps.add(l);
+    adopt(l);
+    try {
+      sched.acquire(l);
+    } catch (RuntimeException | Error e) {
+      l.state = Lwp.State.ZOMBIE;
+      unadopt();
+      lwps.remove(l);
+      throw e;
+    }
+    return new Entry(l);
+  }
+
+  /**
+   * A host thread adopted by {@link #enter}: {@link #exit()} (or {@code close}) gives its CPU
+   * back and turns it into a plain host thread again.
+   */
+  public final class Entry implements AutoCloseable {
+    private final Lwp lwp;
+    private boolean exited;
+
+    private Entry(Lwp lwp) {
+      this.lwp = lwp;
+    }
+
+    /** The LWP the thread runs as until {@link #exit()}. */
+    public Lwp lwp() {
+      return lwp;
+    }
+
+    /**
+     * Leaves the machine: the LWP must hold no passive reference ({@code l_psrefs == 0}, a
+     * panic otherwise, as at LWP exit) and gives its CPU up. After a panic or shutdown it only
+     * forgets the adoption. A second call does nothing.
+     *
+     * @throws IllegalStateException if called from another thread
+     */
+    public void exit() {
+      if (lwp.thread != Thread.currentThread()) {
+        throw new IllegalStateException("exit of " + lwp + " from another thread: "
+            + Thread.currentThread().getName());
+      }
+      if (exited) {
+        return;
+      }
+      exited = true;
+      try {
+        if (running && lwp.state == Lwp.State.ONPROC) {
+          kthreadExit(lwp);
+        }
+      } catch (MachineStopped e) {
+        // stopped meanwhile: nothing left to give back
+      } finally {
+        lwp.state = Lwp.State.ZOMBIE;
+        unadopt();
+        lwps.remove(lwp);
+      }
+    }
+
+    @Override
+    public void close() {
+      exit();
     }
   }
 
   static Lwp adoptedLwp() {
     return ADOPTED.get();
+  }
+
+  /** Marks the calling host thread as running {@code l}: a field for a HostThread. */
+  private static void adopt(Lwp l) {
+    if (Thread.currentThread() instanceof HostThread ht) {
+      ht.adopted = l;
+    } else {
+      ADOPTED.set(l);
+    }
+  }
+
+  private static void unadopt() {
+    if (Thread.currentThread() instanceof HostThread ht) {
+      ht.adopted = null;
+    } else {
+      ADOPTED.remove();
+    }
   }
 
   /** True until a panic, a hang or shutdown. */

@@ -2,6 +2,7 @@ package org.mpsafe.xcall;
 
 import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
+import org.mpsafe.kern.Kern;
 
 /**
  * {@code xc_state_t}: the cross-call state box, one for low and one for high priority.
@@ -40,6 +41,11 @@ final class XcState {
       if (donep >= where) {
         return;
       }
+      // A preemption point: the job's callback for this very CPU (xcall/N or the xcall
+      // softint) waits for the CPU the waiter holds; without it, a low-priority broadcast
+      // always spun out all SPINS before sleeping let that callback run. xc_wait may sleep,
+      // so being preempted here is allowed (NetBSD's xc_wait gives the CPU up in cv_wait).
+      Kern.preempt();
     }
     lock.enter();
     while (donep < where) {
