@@ -1,5 +1,6 @@
 package org.mpsafe.net;
 
+import org.mpsafe.kern.KGate;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,5 +1,6 @@
 package org.mpsafe.psref;
 
+import org.mpsafe.kern.KGate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
