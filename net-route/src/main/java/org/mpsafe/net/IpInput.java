@@ -135,7 +135,7 @@ public final class IpInput {
     long[] st = new long[6];
     int n = 0;
     for (Packet p; n < BATCH && (p = q.relaxedPoll()) != null; n++) {
-      ipForward(p, rtRef, ifaRef, st);
+      ipForward(p, c, rtRef, ifaRef, st);
       p.rcvif = null;
       free.offer(p);
     }
@@ -159,7 +159,7 @@ public final class IpInput {
    * ipforwarding, and only ip_forward checks the TTL. (Fixed: the TTL and forwarding checks used
    * to come first, so local packets with TTL 1 or with forwarding off were dropped.)
    */
-  void ipForward(Packet p, Psref rtRef, Psref ifaRef, long[] st) {
+  void ipForward(Packet p, Cpu c, Psref rtRef, Psref ifaRef, long[] st) {
     Kassert.kassertMsg(Kern.cpuSoftintrP(), IP_FORWARD_EXPR, "sys/netinet/ip_input.c", 1277,
         "ip_forward: not in the software interrupt handler; synchronization assumptions "
             + "violated");
@@ -199,7 +199,7 @@ public final class IpInput {
     if (!ifp.up || ifp.detached) {
       st[2]++;
     } else {
-      ifp.opackets.add(Lwp.current().cpu(), 1);
+      ifp.opackets.add(c, 1);
       st[0]++;
     }
     net.addrs.ifaRelease(ia, ifaRef);

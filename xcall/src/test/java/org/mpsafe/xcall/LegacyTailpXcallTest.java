@@ -35,7 +35,7 @@ class LegacyTailpXcallTest extends XcallContractTest {
     try (HeldJobScenario s = new HeldJobScenario().start()) {
       awaitK().until(() -> s.bRan.get() && s.aReturned.get());
       assertFalse(s.aDoneAtReturn.get(), "A's xc_wait waited for its callback");
-      assertFalse(s.gate.open);
+      assertFalse(s.gate.isOpen());
       assertEquals(2, s.xc.lowpriHeadp());
       assertEquals(1, s.xc.lowpriDonep());
       assertEquals(1, s.xc.earlyReturns());

@@ -9,8 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.KCondvar;
-import org.mpsafe.kern.KMutex;
+import org.mpsafe.kern.KGate;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
@@ -33,30 +32,6 @@ import org.mpsafe.kern.Pri;
 class Pr51632Test {
   private static final Duration LIMIT = Duration.ofSeconds(20);
 
-  /** A kernel gate: callbacks block on it (sleeping, CPU released) until opened. */
-  static final class Gate {
-    final KMutex lock = new KMutex("gate");
-    final KCondvar cv = new KCondvar("gate");
-    volatile boolean open;
-    volatile boolean someoneInside;
-
-    void pass() {
-      lock.enter();
-      someoneInside = true;
-      while (!open) {
-        cv.await(lock);
-      }
-      lock.exit();
-    }
-
-    void open() {
-      lock.enter();
-      open = true;
-      cv.broadcast();
-      lock.exit();
-    }
-  }
-
   private static Machine boot(XcallAccounting mode) {
     return Machine.boot(MachineConfig.of(2)
         .withOption(Xcall.OPTION_ACCOUNTING, mode)
@@ -64,8 +39,8 @@ class Pr51632Test {
   }
 
   private static final class Run {
-    final Gate gate = new Gate();
-    final Gate beforeWait = new Gate();
+    final KGate gate = new KGate();
+    final KGate beforeWait = new KGate();
     final AtomicBoolean aCallbackOnCpu1Done = new AtomicBoolean();
     final AtomicBoolean aReturned = new AtomicBoolean();
     final AtomicBoolean aReturnedBeforeCallback = new AtomicBoolean();
@@ -87,7 +62,7 @@ class Pr51632Test {
         aReturnedBeforeCallback.set(!aCallbackOnCpu1Done.get());
         aReturned.set(true);
       }, "requester-A");
-      await().atMost(LIMIT).until(() -> gate.someoneInside && beforeWait.someoneInside);
+      await().atMost(LIMIT).until(() -> gate.occupied() && beforeWait.occupied());
       b = m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> {
         Xcall.waitFor(Xcall.broadcast(0, (x, y) -> { }, null, null));
         bReturned.set(true);
@@ -106,7 +81,7 @@ class Pr51632Test {
       m.run("opener", r.beforeWait::open);
       await().atMost(LIMIT).untilTrue(r.aReturned);
       assertTrue(r.aReturnedBeforeCallback.get(), "A's xc_wait returned after its callback");
-      assertFalse(r.gate.open);
+      assertFalse(r.gate.isOpen());
       assertEquals(1, xc.earlyReturns());
       EarlyReturn e = xc.earlyReturnEvents().get(0);
       assertEquals(List.of(1), e.running(), e.describe());

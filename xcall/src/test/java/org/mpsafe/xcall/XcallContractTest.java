@@ -1,5 +1,6 @@
 package org.mpsafe.xcall;
 
+import org.mpsafe.kern.KGate;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -40,7 +41,7 @@ import org.mpsafe.kern.Pri;
  * {@code xc_wait} covers its own job when several requesters overlap (PR kern/51632) — is
  * asserted in the subclasses, through {@link #checkWaitReturns} and their own tests.
  *
- * <p>Every callback that blocks blocks in kernel primitives ({@link Gate}: a KMutex and a
+ * <p>Every callback that blocks blocks in kernel primitives ({@link KGate}: a KMutex and a
  * KCondvar), so its CPU is released as in NetBSD. Waiting in the test thread is Awaitility on
  * LWP states and published flags; nothing sleeps for time, nothing asserts time.
  */
@@ -85,30 +86,9 @@ abstract class XcallContractTest {
     return l != null && l.state() == Lwp.State.SLEEP && wchan.equals(l.wchan());
   }
 
-  /** A kernel gate: a low-priority callback blocks on it (its CPU released) until opened. */
-  static final class Gate {
-    final KMutex lock = new KMutex("gate");
-    final KCondvar cv = new KCondvar("gate");
-    volatile boolean open;
-    volatile boolean someoneInside;
-
-    void pass() {
-      lock.enter();
-      someoneInside = true;
-      while (!open) {
-        cv.await(lock);
-      }
-      lock.exit();
-    }
-
-    void open(Machine m) {
-      m.run("opener", () -> {
-        lock.enter();
-        open = true;
-        cv.broadcast();
-        lock.exit();
-      });
-    }
+  /** Opens {@code g} from an LWP of {@code m} (KGate's lock is a kernel mutex). */
+  static void open(Machine m, KGate g) {
+    m.run("opener", g::open);
   }
 
   private static final XcFunc NOP = (a1, a2) -> { };
@@ -444,7 +424,7 @@ abstract class XcallContractTest {
   @Test
   void lowPriorityBarrierReturnsAfterAPrecedingHeldUnicast() {
     try (Machine m = boot(2)) {
-      Gate gate = new Gate();
+      KGate gate = new KGate();
       AtomicBoolean unicastDone = new AtomicBoolean();
       AtomicBoolean doneAtBarrierReturn = new AtomicBoolean();
       AtomicBoolean returned = new AtomicBoolean();
@@ -459,9 +439,9 @@ abstract class XcallContractTest {
       }, "barrier");
       // FIXED: asleep in xc_lowpri's admission; LEGACY: admitted, asleep in xc_wait. Either
       // way on xc_busy ("xclocv") while the unicast's callback is held.
-      awaitK().until(() -> gate.someoneInside && sleepingOn(req, "xclocv"));
+      awaitK().until(() -> gate.occupied() && sleepingOn(req, "xclocv"));
       assertFalse(returned.get(), "xc_barrier(0) returned while the unicast was held");
-      gate.open(m);
+      open(m, gate);
       awaitK().untilTrue(returned);
       assertTrue(doneAtBarrierReturn.get());
       assertCleanShutdown(m);
@@ -717,7 +697,7 @@ abstract class XcallContractTest {
   final class HeldJobScenario implements AutoCloseable {
     final Machine m = boot(2, true);
     final Xcall xc = Xcall.of(m);
-    final Gate gate = new Gate();
+    final KGate gate = new KGate();
     final AtomicBoolean bRan = new AtomicBoolean();
     final AtomicBoolean bReturned = new AtomicBoolean();
     final AtomicBoolean aReturned = new AtomicBoolean();
@@ -736,7 +716,7 @@ abstract class XcallContractTest {
         aDoneAtReturn.set(aDone.get());
         aReturned.set(true);
       }, "requester-A");
-      awaitK().until(() -> gate.someoneInside);
+      awaitK().until(() -> gate.occupied());
       b = m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> {
         Xcall.waitFor(Xcall.unicast(0, (x, y) -> bRan.set(true), null, null, m.cpu(0)));
         bReturned.set(true);
@@ -746,7 +726,7 @@ abstract class XcallContractTest {
 
     /** Opens the gate; both requesters return, A's callback has run, the machine is clean. */
     void openAndFinish() {
-      gate.open(m);
+      open(m, gate);
       awaitK().until(() -> aReturned.get() && bReturned.get() && aDone.get());
       assertTrue(bRan.get());
       assertEquals(xc.lowpriHeadp(), xc.lowpriDonep());
