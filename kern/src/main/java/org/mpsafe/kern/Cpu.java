@@ -2,6 +2,7 @@ package org.mpsafe.kern;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * {@code struct cpu_info}: one virtual CPU of a {@link Machine}.
@@ -9,8 +10,13 @@ import java.util.List;
  * <p>At most one LWP runs on a CPU at any instant ({@link #curlwp()}); the fields below marked
  * "owned by the CPU" are read and written only by that LWP, without atomics, which is safe
  * because every change of owner goes through the scheduler lock (see {@link Scheduler}).
+ *
+ * <p>The fields its owner writes on every spl change ({@code ipl}, {@code mtxCount},
+ * {@code mtxOldspl}) sit on cache lines of their own ({@link CpuLayout}), apart from the fields
+ * the scheduler writes on hand-overs ({@code owner}, {@code wantPri}, {@code anyWaiter}), so a
+ * hand-over on another CPU never invalidates the line a psref pair writes.
  */
-public final class Cpu implements KObject {
+public final class Cpu extends CpuLayout.SharedPad implements KObject {
   /** {@code SPCF_RUNNING}: the CPU takes part in low-priority xcall broadcasts. */
   public static final int SPCF_RUNNING = 0x0004;
 
@@ -21,11 +27,6 @@ public final class Cpu implements KObject {
 
   /** The LWP holding this CPU; written under the scheduler lock. */
   volatile Lwp owner;
-  /** Owned by the CPU: the IPL of the running context. */
-  int ipl = Ipl.IPL_NONE;
-  /** Owned by the CPU: spin mutexes held ({@code ci_mtx_count}) and the IPL to go back to. */
-  int mtxCount;
-  int mtxOldspl;
   /** {@code spc_flags}; written at boot and by {@link #setSpcFlags}. */
   private volatile int spcFlags = SPCF_RUNNING;
 
@@ -47,8 +48,8 @@ public final class Cpu implements KObject {
   /** The softint LWPs of this CPU, by soft level (index = IPL); set at boot. */
   final Lwp[] softintLwps = new Lwp[Ipl.IPL_SOFTSERIAL + 1];
   /** Pending softint handlers per soft level: a bit per handle; see {@link Softint}. */
-  final java.util.concurrent.atomic.AtomicLongArray softPending =
-      new java.util.concurrent.atomic.AtomicLongArray(Ipl.IPL_SOFTSERIAL + 1);
+  final AtomicLongArray softPending =
+      new AtomicLongArray(Ipl.IPL_SOFTSERIAL + 1);
 
   /** Owned by the CPU: this CPU's trace ring. */
   final Trace.Ring trace;

@@ -1,5 +1,7 @@
 package org.mpsafe.kern;
 
+import java.util.Arrays;
+
 /**
  * An LWP's kernel stack, for the locals whose address C code hands to other CPUs.
  *
@@ -72,7 +74,7 @@ public final class KStack {
     // Fix: forget every frame that dies here, not only p's. Clearing just frameAt[p.addr] left
     // the ids of frames above p (callees returning with their caller) in place, so a later,
     // larger push covering their storage made their Ptrs live() again and pop()-able.
-    java.util.Arrays.fill(frameAt, p.addr, sp, 0L);
+    Arrays.fill(frameAt, p.addr, sp, 0L);
     sp = p.addr;
   }
 

@@ -49,11 +49,17 @@ public final class Lwp implements KObject {
   int softLevel;
   /** Arrival order in a run queue; under the scheduler lock. */
   long seq;
+  /**
+   * True from the moment the LWP asks for a CPU (it is then in a run queue, pinned, idle in
+   * {@code sleepIdle}, or about to wait in {@code awaitGrant}) until the scheduler grants one;
+   * under the scheduler lock. A grant to an LWP without it is a scheduler panic.
+   */
+  boolean wantsCpu;
 
   volatile State state = State.NEW;
   /** What it sleeps on (a wait channel name), for the watchdog. */
   volatile String wchan;
-  /** System.nanoTime() when it started to sleep or wait for a CPU. */
+  /** The watchdog clock's reading when it started to sleep or wait for a CPU; 0 while ONPROC. */
   volatile long since;
   /** True while its sleep is an idle wait for work, which the watchdog ignores. */
   volatile boolean idleWait;

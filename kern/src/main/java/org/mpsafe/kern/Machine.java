@@ -1,5 +1,6 @@
 package org.mpsafe.kern;
 
+import com.google.common.base.Ticker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,6 +14,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -68,9 +70,9 @@ public final class Machine implements AutoCloseable {
   private final List<Runnable> stopListeners = new CopyOnWriteArrayList<>();
   private volatile boolean running = true;
   private volatile Outcome outcome = Outcome.RUNNING;
-  private final Thread watchdog;
+  private final Watchdog watchdog;
 
-  private Machine(MachineConfig config) {
+  private Machine(MachineConfig config, Ticker watchdogTicker) {
     this.config = config;
     this.bootNanos = System.nanoTime();
     this.cpus = new Cpu[config.ncpu()];
@@ -83,21 +85,26 @@ public final class Machine implements AutoCloseable {
     for (Cpu c : cpus) {
       softint.attach(c);
     }
-    this.watchdog = config.watchdog().isZero() ? null : new Thread(this::watchdogLoop,
-        "mpsafe-watchdog");
-    if (watchdog != null) {
-      watchdog.setDaemon(true);
-    }
+    this.watchdog = new Watchdog(this, sched, watchdogTicker, config.watchdog().toNanos(),
+        stopped);
   }
 
   /** Boots a machine: CPUs, softint LWPs (started before this returns), the watchdog. */
   public static Machine boot(MachineConfig config) {
-    Machine m = new Machine(config);
+    return boot(config, Ticker.systemTicker());
+  }
+
+  /**
+   * Boots a machine whose watchdog measures blocked time on {@code watchdogTicker} (a test's
+   * fake clock), not the system's.
+   */
+  static Machine boot(MachineConfig config, Ticker watchdogTicker) {
+    Machine m = new Machine(config, watchdogTicker);
     for (Lwp l : m.lwps) {
       l.thread.start();
     }
-    // Fix: boot used to return with softint LWPs possibly not started (state NEW); a softint
-    // scheduled then was not made runnable and missed the caller's next splx()/mutex_exit.
+    // Boot returns once every softint LWP has started: one still in state NEW would not be made
+    // runnable by a softint_schedule, which would then miss the caller's next splx()/mutex_exit.
     try {
       if (!m.softint.awaitStarted(TimeUnit.SECONDS.toNanos(30))) {
         m.shutdown();
@@ -106,9 +113,7 @@ public final class Machine implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (m.watchdog != null) {
-      m.watchdog.start();
-    }
+    m.watchdog.start();
     return m;
   }
 
@@ -150,6 +155,16 @@ public final class Machine implements AutoCloseable {
   /** Nanoseconds since boot. */
   public long uptimeNanos() {
     return System.nanoTime() - bootNanos;
+  }
+
+  /** The watchdog clock (nanoseconds since boot, never 0) that stamps {@link Lwp#since}. */
+  long watchdogNow() {
+    return watchdog.now();
+  }
+
+  /** The watchdog's look at the machine, for tests with a fake watchdog clock. */
+  HangReport watchdogScan() {
+    return watchdog.scan();
   }
 
   /**
@@ -419,9 +434,17 @@ public final class Machine implements AutoCloseable {
     }
   }
 
-  /** Records a panic (the first one wins), stops every CPU, returns the exception to throw. */
+  /**
+   * Records a panic (the first one wins), stops every CPU, returns the exception to throw.
+   * {@code l} is the panicking LWP, or null for a host thread (a device, the scheduler called
+   * from one). The trace snapshot is taken here, at the panic, before the other CPUs stop; each
+   * ring keeps only whole events ({@link Trace}).
+   */
   KernelPanic panicNow(Lwp l, String message) {
-    Cpu c = l.cpu;
+    if (l != null && l.machine() != this) {
+      l = null;
+    }
+    Cpu c = l == null ? null : l.cpu;
     if (c != null && c.owner == l) {
       c.trace.add(Trace.PANIC, l.id(), 0, 0);
     }
@@ -430,7 +453,8 @@ public final class Machine implements AutoCloseable {
       trace.addAll(x.trace.snapshot());
     }
     trace.sort(Comparator.comparingLong(Trace.Event::nanos));
-    Panic p = new Panic(message, c == null ? -1 : c.index(), l.name(), uptimeNanos(),
+    String who = l == null ? Thread.currentThread().getName() : l.name();
+    Panic p = new Panic(message, c == null ? -1 : c.index(), who, uptimeNanos(),
         List.copyOf(Arrays.asList(Thread.currentThread().getStackTrace())), List.copyOf(trace));
     if (stop(Outcome.PANIC, () -> panicRef.set(p))) {
       PanicEvent ev = new PanicEvent();
@@ -446,6 +470,11 @@ public final class Machine implements AutoCloseable {
 
   private void stop(Outcome why) {
     stop(why, () -> { });
+  }
+
+  /** Stops the machine with the watchdog's report unless it already stopped; true if it did. */
+  boolean stopHung(HangReport h) {
+    return stop(Outcome.HANG, () -> hangRef.set(h));
   }
 
   /**
@@ -494,12 +523,13 @@ public final class Machine implements AutoCloseable {
         threads.add(l.thread);
       }
     }
-    if (watchdog != null && watchdog != Thread.currentThread()) {
-      threads.add(watchdog);
+    Thread w = watchdog.thread();
+    if (w != null && w != Thread.currentThread()) {
+      threads.add(w);
     }
     for (Thread t : threads) {
       try {
-        java.util.concurrent.locks.LockSupport.unpark(t);
+        LockSupport.unpark(t);
         t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -519,7 +549,7 @@ public final class Machine implements AutoCloseable {
   /** A snapshot of every LWP: {@code name state wchan cpu}. */
   public List<String> ps() {
     List<String> out = new ArrayList<>();
-    long now = System.nanoTime();
+    long now = watchdogNow();
     for (Lwp l : lwps) {
       Lwp.State s = l.state;
       String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
@@ -535,31 +565,5 @@ public final class Machine implements AutoCloseable {
   /** The LWPs of this machine (a snapshot). */
   public List<Lwp> lwps() {
     return List.copyOf(lwps);
-  }
-
-  private void watchdogLoop() {
-    long limit = config.watchdog().toNanos();
-    long period = Math.max(10_000_000L, Math.min(1_000_000_000L, limit / 4));
-    while (running) {
-      try {
-        if (stopped.await(period, TimeUnit.NANOSECONDS)) {
-          return;
-        }
-      } catch (InterruptedException e) {
-        return;
-      }
-      long now = System.nanoTime();
-      for (Lwp l : lwps) {
-        Lwp.State s = l.state;
-        long since = l.since;
-        boolean blocked = (s == Lwp.State.SLEEP && !l.idleWait) || s == Lwp.State.RUNNABLE;
-        if (blocked && since != 0 && now - since > limit && running) {
-          String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
-          HangReport h = new HangReport(l.name(), w, now - since, ps());
-          stop(Outcome.HANG, () -> hangRef.set(h));
-          return;
-        }
-      }
-    }
   }
 }

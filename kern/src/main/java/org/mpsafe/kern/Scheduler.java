@@ -2,7 +2,9 @@ package org.mpsafe.kern;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 
 /**
  * Hands virtual CPUs to LWPs: the rump kernel's scheduler ({@code rump_schedule_cpu},
@@ -61,6 +63,7 @@ final class Scheduler {
     lock.lock();
     try {
       machine.checkRunning();
+      l.wantsCpu = true;
       makeRunnable(l);
     } finally {
       lock.unlock();
@@ -70,6 +73,10 @@ final class Scheduler {
 
   /** Under the lock: {@code l} gets a free CPU it may run on at once, or waits in a queue. */
   private void makeRunnable(Lwp l) {
+    Cpu own = l.cpu;
+    if (own != null && own.owner == l) {
+      throw schedPanic("%s: %s granted to its own owner %s", "sched_grant", own, describe(l));
+    }
     l.granted = null;
     Cpu c = l.isBound() ? l.boundCpu : idleCpu(l);
     if (c != null && c.owner == null) {
@@ -93,7 +100,7 @@ final class Scheduler {
       c.owner = null;
       l.granted = null;
       l.state = next;
-      l.since = System.nanoTime();
+      l.since = machine.watchdogNow();
       Lwp n = next(c);
       if (n != null) {
         dequeue(n);
@@ -130,10 +137,11 @@ final class Scheduler {
       c.owner = null;
       grant(c, w);
       l.granted = null;
+      l.wantsCpu = true;
       if (l.savedIpl > Ipl.IPL_NONE && (l.pflag & Lwp.LP_INTR) == 0) {
-        // S5. Fix: this thread was interrupted at raised IPL by a softint; it used to be
-        // queued like a preempted thread, so a higher-priority thread could take the CPU while
-        // it sat at IPL_SOFTNET, and an unbound one migrated to an idle CPU mid-spl section.
+        // S5: a softint interrupted this thread at raised IPL. It waits pinned to this CPU,
+        // not in a run queue, so no other thread takes the CPU while it sits at IPL_SOFTNET and
+        // it never migrates to an idle CPU in the middle of its spl section.
         pin(c, l);
       } else {
         Cpu idle = l.isBound() ? null : idleCpu(l);
@@ -151,11 +159,11 @@ final class Scheduler {
   }
 
   /**
-   * Idles {@code l} (a softint or service LWP) until {@link #setRunnable}: gives its CPU up in
+   * Idles {@code l} (a softint or service LWP) until {@link #wakeIdle}: gives its CPU up in
    * state IDLE unless {@code hasWork} turns true first. The state is published before the work
    * is re-checked, and producers publish work before they read the state, so no wakeup is lost.
    */
-  void sleepIdle(Lwp l, java.util.function.BooleanSupplier hasWork) {
+  void sleepIdle(Lwp l, BooleanSupplier hasWork) {
     lock.lock();
     try {
       l.state = Lwp.State.IDLE;
@@ -166,6 +174,7 @@ final class Scheduler {
       }
       l.idleWait = true;
       release(l, Lwp.State.IDLE);
+      l.wantsCpu = true;
     } finally {
       lock.unlock();
     }
@@ -173,13 +182,32 @@ final class Scheduler {
     l.idleWait = false;
   }
 
-  /** Wakes an LWP that released its CPU in state IDLE or SLEEP: queue it for a CPU. */
-  void setRunnable(Lwp l) {
+  /**
+   * Wakes {@code l} if it idles in {@link #sleepIdle}: it takes a free CPU or waits in its run
+   * queue. An LWP in any other state is left alone. In particular one that sleeps (on a lock or a
+   * condvar, maybe inside the very handler that was posted) is woken only through its sleep
+   * queue; the work that was posted stays pending (the softint bit), and the LWP finds it when
+   * it next looks, before it idles again. So no wakeup is lost, and a CPU is never handed to an
+   * LWP that is not waiting for one.
+   */
+  void wakeIdle(Lwp l) {
     lock.lock();
     try {
-      if (l.state != Lwp.State.IDLE && l.state != Lwp.State.SLEEP) {
-        return;
+      if (l.state == Lwp.State.IDLE) {
+        makeRunnable(l);
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * {@code l} asks for a CPU whatever its state: the step {@link #wakeIdle} guards. Only for
+   * tests of the grant assertion (an LWP that does not wait for a CPU is then a panic).
+   */
+  void makeRunnableUnguarded(Lwp l) {
+    lock.lock();
+    try {
       makeRunnable(l);
     } finally {
       lock.unlock();
@@ -213,6 +241,7 @@ final class Scheduler {
             if (l.cpu != null && l.cpu.pinned == l) {
               l.cpu.pinned = null;
             }
+            l.wantsCpu = false;
             l.state = Lwp.State.ZOMBIE;
           }
         } finally {
@@ -220,7 +249,7 @@ final class Scheduler {
         }
         machine.checkRunning();
       }
-      java.util.concurrent.locks.LockSupport.park(this);
+      LockSupport.park(this);
       interrupted |= Thread.interrupted();
     }
     if (interrupted) {
@@ -231,8 +260,22 @@ final class Scheduler {
     l.savedIpl = Ipl.IPL_NONE;
   }
 
-  /** Makes {@code l} the owner of {@code c}; {@link #commit} tells {@code l}. */
+  /**
+   * Makes {@code l} the owner of {@code c}; {@link #commit} tells {@code l}. A grant goes only to
+   * an LWP that waits for one ({@link Lwp#wantsCpu}) and only of a free CPU: anything else would
+   * leave a CPU owned by an LWP that never runs on it, a stall no preemption point can undo, so
+   * it is a panic naming both.
+   */
   private void grant(Cpu c, Lwp l) {
+    if (c.owner != null) {
+      throw schedPanic("%s: %s granted to %s while owned by %s", "sched_grant", c, describe(l),
+          describe(c.owner));
+    }
+    if (!l.wantsCpu) {
+      throw schedPanic("%s: %s granted to %s, which is not waiting for a CPU", "sched_grant", c,
+          describe(l));
+    }
+    l.wantsCpu = false;
     c.owner = l;
     l.cpu = c;
     l.state = Lwp.State.ONPROC;
@@ -242,10 +285,10 @@ final class Scheduler {
 
   /**
    * Ends a critical section that changed owners or queues: recomputes every CPU's wanted
-   * priority, then publishes this section's grants (l.granted, unpark). Fix: grant() used to
-   * publish at once, before updateWant(); the new owner could then run, pass a preemption point
-   * reading the old wantPri (NO_WANT while a softint owned the CPU) and miss a waiter that
-   * outranked it, e.g. a pending softnet softint at splx().
+   * priority, then publishes this section's grants (l.granted, unpark). In that order: a new
+   * owner told of its grant before updateWant() could run, pass a preemption point reading the
+   * stale wantPri (NO_WANT while a softint owned the CPU) and miss a waiter that outranks it,
+   * e.g. a pending softnet softint at splx().
    */
   private void commit() {
     updateWant();
@@ -276,7 +319,7 @@ final class Scheduler {
 
   private void enqueue(Lwp l) {
     l.state = Lwp.State.RUNNABLE;
-    l.since = System.nanoTime();
+    l.since = machine.watchdogNow();
     l.seq = ++seq;
     insert(l.isBound() ? l.boundCpu.runq : globalq, l);
   }
@@ -304,7 +347,7 @@ final class Scheduler {
     }
     c.pinned = l;
     l.state = Lwp.State.RUNNABLE;
-    l.since = System.nanoTime();
+    l.since = machine.watchdogNow();
   }
 
   /**
@@ -358,11 +401,11 @@ final class Scheduler {
 
   private void updateWant() {
     if (!machine.running()) {
-      // Fix: once stopped, keep stopAll()'s signal. Recomputing here (an LWP that was between
-      // preemption points at the stop and then slept or released its CPU) used to reset every
-      // CPU to NO_WANT, so an LWP looping on preempt() elsewhere never saw the stop and
-      // shutdown could not join it. running is written before stopAll() takes the lock, so a
-      // section after stopAll's sees it false.
+      // Once stopped, keep stopAll()'s signal: a section that recomputed here (an LWP that was
+      // between preemption points at the stop and then slept or released its CPU) would reset
+      // every CPU to NO_WANT, and an LWP looping on preempt() elsewhere would never see the
+      // stop. running is written before stopAll() takes the lock, so a section after stopAll's
+      // sees it false.
       for (Cpu c : cpus) {
         c.wantPri = Integer.MAX_VALUE;
         c.anyWaiter = true;
@@ -374,8 +417,84 @@ final class Scheduler {
       int top = c.runq.isEmpty() ? NO_WANT : c.runq.get(0).pri;
       top = Math.max(top, g);
       Lwp o = c.owner;
-      c.anyWaiter = top != NO_WANT;
-      c.wantPri = (o != null && top > o.pri) ? top : NO_WANT;
+      boolean any = top != NO_WANT;
+      int want = (o != null && top > o.pri) ? top : NO_WANT;
+      // Written only when changed: every preemption point of the CPU's owner reads them.
+      if (c.anyWaiter != any) {
+        c.anyWaiter = any;
+      }
+      if (c.wantPri != want) {
+        c.wantPri = want;
+      }
     }
+  }
+
+  /**
+   * The CPUs that cannot make progress, one line each (see {@link #describeCpu}); empty when the
+   * scheduler's state is sound. A CPU is stalled when its owner is not running on it (its state
+   * is not ONPROC: it sleeps, or waits for a CPU itself), or when it has no owner while LWPs wait
+   * for it (S2). Under the lock neither is ever a passing state; the grant assertions make both
+   * impossible, and the watchdog reports one as a hang at once if it arises anyway.
+   */
+  List<String> stalledCpus() {
+    lock.lock();
+    try {
+      List<String> out = new ArrayList<>();
+      for (Cpu c : cpus) {
+        Lwp o = c.owner;
+        boolean waiters = !c.runq.isEmpty() || c.pinned != null || !globalq.isEmpty();
+        if ((o != null && o.state != Lwp.State.ONPROC) || (o == null && waiters)) {
+          out.add(describeCpu(c));
+        }
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Every CPU's line (see {@link #describeCpu}), and the unbound run queue's. */
+  List<String> cpuLines() {
+    lock.lock();
+    try {
+      List<String> out = new ArrayList<>();
+      for (Cpu c : cpus) {
+        out.add(describeCpu(c));
+      }
+      out.add("globalq [" + describeAll(globalq) + "]");
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * {@code cpu3 owner softnet/3(12) RUNNABLE on cpu, runq [xcall/3(9) RUNNABLE], pinned -};
+   * under the lock.
+   */
+  private String describeCpu(Cpu c) {
+    Lwp o = c.owner;
+    return c + " owner " + (o == null ? "-" : describe(o)) + ", runq [" + describeAll(c.runq)
+        + "], pinned " + (c.pinned == null ? "-" : describe(c.pinned));
+  }
+
+  private static String describeAll(List<Lwp> q) {
+    StringBuilder sb = new StringBuilder();
+    for (Lwp w : q) {
+      sb.append(sb.length() == 0 ? "" : ", ").append(describe(w));
+    }
+    return sb.toString();
+  }
+
+  /** {@code softnet/3(12) SLEEP on rt_lock}: the LWP, its state and what it waits on. */
+  static String describe(Lwp l) {
+    Lwp.State s = l.state;
+    String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
+    return l + " " + s + (w == null ? "" : " on " + w);
+  }
+
+  /** A panic found by the scheduler itself, in whatever thread asked (an LWP or a device). */
+  private KernelPanic schedPanic(String fmt, Object... args) {
+    return machine.panicNow(Lwp.currentOrNull(), Kassert.format(fmt, args));
   }
 }

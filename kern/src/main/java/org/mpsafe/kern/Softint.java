@@ -1,5 +1,9 @@
 package org.mpsafe.kern;
 
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
 /**
  * Software interrupts ({@code sys/kern/kern_softint.c}): {@code softint_establish},
  * {@code softint_schedule}, {@code softint_schedule_cpu}.
@@ -37,11 +41,11 @@ public final class Softint {
   private final Handle[][] handles = new Handle[Ipl.IPL_SOFTSERIAL + 1][MAX_PER_LEVEL];
   private final int[] count = new int[Ipl.IPL_SOFTSERIAL + 1];
   /** Counted down by each softint LWP when it first holds its CPU; boot waits for all. */
-  private final java.util.concurrent.CountDownLatch started;
+  private final CountDownLatch started;
 
   Softint(Machine machine) {
     this.machine = machine;
-    this.started = new java.util.concurrent.CountDownLatch(
+    this.started = new CountDownLatch(
         machine.ncpu() * (Ipl.IPL_SOFTSERIAL - Ipl.IPL_SOFTCLOCK + 1));
   }
 
@@ -57,7 +61,7 @@ public final class Softint {
     long deadline = System.nanoTime() + nanos;
     while (started.getCount() > 0 && System.nanoTime() < deadline) {
       started.await(Math.min(10_000_000L, Math.max(1, deadline - System.nanoTime())),
-          java.util.concurrent.TimeUnit.NANOSECONDS);
+          TimeUnit.NANOSECONDS);
     }
     return started.getCount() == 0;
   }
@@ -130,6 +134,15 @@ public final class Softint {
     }
   }
 
+  /**
+   * Marks {@code h} pending on {@code c} and wakes {@code c}'s LWP of its level if it idles. Any
+   * thread may post: an LWP of any CPU, or a device's host thread. The state is read without the
+   * scheduler lock, as a hint: by the time {@link Scheduler#wakeIdle} takes the lock the LWP may
+   * have found the bit, run the handler and gone to sleep inside it (on a lock the handler
+   * takes); wakeIdle re-reads the state under the lock and wakes only an LWP that still idles,
+   * so a stale read costs nothing. A read of a stale non-IDLE state is safe too: the LWP
+   * publishes IDLE before it re-reads the bits (under the lock, {@link Scheduler#sleepIdle}).
+   */
   private void post(Handle h, Cpu c) {
     long bit = 1L << h.bit;
     if ((c.softPending.get(h.level) & bit) != 0) {
@@ -141,9 +154,20 @@ public final class Softint {
     }
     Lwp sl = c.softintLwps[h.level];
     if (sl.state == Lwp.State.IDLE) {
-      machine.sched.setRunnable(sl);
+      Consumer<Lwp> hook = afterIdleRead;
+      if (hook != null) {
+        hook.accept(sl);
+      }
+      machine.sched.wakeIdle(sl);
     }
   }
+
+  /**
+   * Test hook: called in the posting thread between its unlocked read of the softint LWP's
+   * state (IDLE) and {@link Scheduler#wakeIdle}, so a test can hold a poster exactly where a
+   * slow host thread would be descheduled. Null (one volatile read) otherwise.
+   */
+  volatile Consumer<Lwp> afterIdleRead;
 
   /** Starts the softint LWPs of every CPU; called at boot. */
   void attach(Cpu c) {

@@ -73,4 +73,43 @@ class TraceTest {
       assertCleanShutdown(m);
     }
   }
+
+  /**
+   * A snapshot taken while the owner writes holds only whole events: every event's two
+   * arguments belong together, and the events are consecutive, with nothing torn or out of
+   * order. The writer runs a fixed number of events and the reader snapshots until it is done.
+   */
+  @Test
+  void snapshotsWhileTheOwnerWritesHoldOnlyWholeEvents() throws InterruptedException {
+    Trace.Ring ring = new Trace.Ring(0, 64);
+    int kind = Trace.kind("torn-check");
+    int events = 2_000_000;
+    Thread writer = new Thread(() -> {
+      for (int i = 1; i <= events; i++) {
+        ring.add(kind, 7, i, ~(long) i);
+      }
+    }, "trace-writer");
+    writer.start();
+    int snapshots = 0;
+    int seen = 0;
+    while (writer.isAlive() || snapshots == 0) {
+      List<Trace.Event> snap = ring.snapshot();
+      snapshots++;
+      for (int k = 0; k < snap.size(); k++) {
+        Trace.Event e = snap.get(k);
+        assertEquals(~e.a(), e.b(), "torn event " + e);
+        assertEquals("torn-check", e.kind());
+        assertEquals(7, e.lwp());
+        if (k > 0) {
+          assertEquals(snap.get(k - 1).a() + 1, e.a(), "events not consecutive: " + snap);
+        }
+      }
+      seen += snap.size();
+    }
+    writer.join();
+    List<Trace.Event> last = ring.snapshot();
+    assertEquals(64, last.size());
+    assertEquals(events, last.get(63).a());
+    assertTrue(seen > 0, "no snapshot saw an event");
+  }
 }

@@ -256,6 +256,9 @@ final class ReproCommand implements Callable<Integer> {
       for (String l : r.hang().lwps()) {
         out.println("  " + l);
       }
+      for (String c : r.hang().cpus()) {
+        out.println("  " + c);
+      }
     }
     if (trials > 1 || keepGoing) {
       out.printf(Locale.ROOT, "trial %s after %.3f s (seed %d)%n", r.outcome().json(),
