@@ -72,10 +72,11 @@ final class Watchdog {
     long period = Math.max(10_000_000L, Math.min(1_000_000_000L, limit / 4));
     while (machine.running()) {
       try {
-        if (stopped.await(period, TimeUnit.NANOSECONDS)) {
-          return;
-        }
+        stopped.await(period, TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
+        return;
+      }
+      if (!machine.running()) {
         return;
       }
       if (scan() != null) {
