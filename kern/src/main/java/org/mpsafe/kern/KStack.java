@@ -71,9 +71,8 @@ public final class KStack {
     if (p.stack != this || p.addr >= sp || frameAt[p.addr] != p.frame) {
       throw new IllegalStateException("pop of a frame that is not live: " + p);
     }
-    // Fix: forget every frame that dies here, not only p's. Clearing just frameAt[p.addr] left
-    // the ids of frames above p (callees returning with their caller) in place, so a later,
-    // larger push covering their storage made their Ptrs live() again and pop()-able.
+    // Every frame from p up dies here (callees return with their caller): all their ids are
+    // forgotten, so a later, larger push over their storage cannot make their Ptrs live again.
     Arrays.fill(frameAt, p.addr, sp, 0L);
     sp = p.addr;
   }

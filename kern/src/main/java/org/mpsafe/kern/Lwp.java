@@ -96,7 +96,7 @@ public final class Lwp implements KObject {
     if (t instanceof HostThread ht) {
       return ht.adopted;
     }
-    return Machine.adoptedLwp();
+    return HostAdoption.adopted();
   }
 
   public Machine machine() {

@@ -38,11 +38,11 @@ import java.util.function.Supplier;
  * <pre>
  * Implementation notes
  *
- * Every LWP is a platform thread (LwpThread) or a host thread adopted for the length of a
- * run(...) call or between enter(...) and exit(): through a ThreadLocal, or through a field
- * for a HostThread (curlwp() then costs no ThreadLocal lookup). Scheduling, and why per-CPU data needs no atomics: see Scheduler. The first
- * panic wins (panicRef CAS); later panics in other LWPs (a common cascade) unwind their LWPs and
- * are not recorded. Differences from NetBSD: no hardware interrupts (cpu_intr_p() is false);
+ * This class is the machine's lifecycle: boot, kthreads, panic, stop, shutdown. Every LWP is a
+ * platform thread (LwpThread) or a host thread adopted for the length of a run(...) call or
+ * between enter(...) and exit() (HostAdoption). Scheduling, and why per-CPU data needs no
+ * atomics: Scheduler. Hangs: Watchdog. The first panic wins (panicRef CAS); later panics in
+ * other LWPs (a common cascade) unwind their LWPs and are not recorded. Differences from NetBSD: no hardware interrupts (cpu_intr_p() is false);
  * no time slicing except at yield(); see docs/netbsd-map.md.
  * </pre>
  */
@@ -53,7 +53,6 @@ public final class Machine implements AutoCloseable {
   /** How a machine ended. */
   public enum Outcome { RUNNING, PANIC, HANG, SHUTDOWN }
 
-  private static final ThreadLocal<Lwp> ADOPTED = new ThreadLocal<>();
   private static final System.Logger LOG = System.getLogger(Machine.class.getName());
 
   private final MachineConfig config;
@@ -231,7 +230,8 @@ public final class Machine implements AutoCloseable {
     }
   }
 
-  private void kthreadExit(Lwp l) {
+  /** {@code lwp_exit}'s checks, then the CPU is given up for good. */
+  void kthreadExit(Lwp l) {
     Kassert.kassertMsg(l.psrefs == 0, "l->l_psrefs == 0", "sys/kern/kern_lwp.c", 1094,
         "%s: l_psrefs=%d", "lwp_exit", l.psrefs);
     sched.release(l, Lwp.State.ZOMBIE);
@@ -251,30 +251,7 @@ public final class Machine implements AutoCloseable {
 
   /** {@link #run} returning a value. */
   public <T> T call(String name, Supplier<T> body) {
-    if (Lwp.currentOrNull() != null) {
-      throw new IllegalStateException("already on an LWP: " + Lwp.currentOrNull());
-    }
-    checkRunning();
-    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, 0, null, null);
-    lwps.add(l);
-    adopt(l);
-    try {
-      sched.acquire(l);
-      T v = body.get();
-      kthreadExit(l);
-      return v;
-    } catch (KernelPanic | MachineStopped e) {
-      throw e;
-    } catch (RuntimeException | Error e) {
-      if (running && l.state == Lwp.State.ONPROC) {
-        sched.release(l, Lwp.State.ZOMBIE);
-      }
-      throw e;
-    } finally {
-      l.state = Lwp.State.ZOMBIE;
-      unadopt();
-      lwps.remove(l);
-    }
+    return HostAdoption.call(this, name, body);
   }
 
   /**
@@ -297,29 +274,7 @@ public final class Machine implements AutoCloseable {
    * @throws MachineStopped if the machine has stopped
    */
   public Entry enter(String name, Cpu bindTo) {
-    if (name == null) {
-      throw new IllegalArgumentException("enter needs a name");
-    }
-    if (bindTo != null && bindTo.machine != this) {
-      throw new IllegalArgumentException("cpu " + bindTo + " belongs to another machine");
-    }
-    if (Lwp.currentOrNull() != null) {
-      throw new IllegalStateException("already on an LWP: " + Lwp.currentOrNull());
-    }
-    checkRunning();
-    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER,
-        bindTo != null ? Lwp.LP_BOUND : 0, bindTo, null);
-    lwps.add(l);
-    adopt(l);
-    try {
-      sched.acquire(l);
-    } catch (RuntimeException | Error e) {
-      l.state = Lwp.State.ZOMBIE;
-      unadopt();
-      lwps.remove(l);
-      throw e;
-    }
-    return new Entry(l);
+    return new Entry(HostAdoption.enter(this, name, bindTo));
   }
 
   /**
@@ -355,17 +310,7 @@ public final class Machine implements AutoCloseable {
         return;
       }
       exited = true;
-      try {
-        if (running && lwp.state == Lwp.State.ONPROC) {
-          kthreadExit(lwp);
-        }
-      } catch (MachineStopped e) {
-        // stopped meanwhile: nothing left to give back
-      } finally {
-        lwp.state = Lwp.State.ZOMBIE;
-        unadopt();
-        lwps.remove(lwp);
-      }
+      HostAdoption.exit(Machine.this, lwp);
     }
 
     @Override
@@ -374,25 +319,16 @@ public final class Machine implements AutoCloseable {
     }
   }
 
-  static Lwp adoptedLwp() {
-    return ADOPTED.get();
+  /** A new LWP for the calling host thread (no thread of its own), listed in {@link #lwps}. */
+  Lwp newHostLwp(String name, int pflag, Cpu bound) {
+    Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, pflag, bound, null);
+    lwps.add(l);
+    return l;
   }
 
-  /** Marks the calling host thread as running {@code l}: a field for a HostThread. */
-  private static void adopt(Lwp l) {
-    if (Thread.currentThread() instanceof HostThread ht) {
-      ht.adopted = l;
-    } else {
-      ADOPTED.set(l);
-    }
-  }
-
-  private static void unadopt() {
-    if (Thread.currentThread() instanceof HostThread ht) {
-      ht.adopted = null;
-    } else {
-      ADOPTED.remove();
-    }
+  /** Takes an adopted host thread's LWP off the list once the thread left the machine. */
+  void forgetHostLwp(Lwp l) {
+    lwps.remove(l);
   }
 
   /** True until a panic, a hang or shutdown. */

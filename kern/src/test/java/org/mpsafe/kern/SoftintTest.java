@@ -113,7 +113,7 @@ class SoftintTest {
 
   /**
    * A softint scheduled as soon as boot returns runs at the caller's first splx(): boot returns
-   * only once the softint LWPs have started (a NEW one used to be skipped by the schedule).
+   * only once the softint LWPs have started (a softint LWP still NEW would not be woken).
    */
   @Test
   void softintScheduledRightAfterBootRunsAtFirstSplx() {
