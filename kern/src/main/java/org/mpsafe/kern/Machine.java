@@ -112,6 +112,14 @@ public final class Machine implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    try {
+      for (BootAttachment a : BootAttachment.Loaded.ALL) {
+        a.attach(m);
+      }
+    } catch (RuntimeException | Error e) {
+      m.shutdown();
+      throw e;
+    }
     m.watchdog.start();
     return m;
   }
@@ -167,8 +175,9 @@ public final class Machine implements AutoCloseable {
   }
 
   /**
-   * The subsystem of type {@code key} attached to this machine, made by {@code factory} on first
-   * use (e.g. the xcall state of this machine).
+   * The passive subsystem of type {@code key} (state, no threads) of this machine, made by
+   * {@code factory} on first use. The factory must not block or create LWPs: a subsystem with
+   * service threads attaches at boot ({@link BootAttachment}, {@link #attachSubsystem}).
    */
   @SuppressWarnings("unchecked")
   public <T> T subsystem(Class<T> key, Function<Machine, T> factory) {
@@ -183,6 +192,23 @@ public final class Machine implements AutoCloseable {
       }
     }
     return (T) v;
+  }
+
+  /** The subsystem of type {@code key} attached at boot, or null if none attached. */
+  public <T> T subsystem(Class<T> key) {
+    return key.cast(subsystems.get(key));
+  }
+
+  /**
+   * Registers {@code value} as this machine's subsystem of type {@code key}: called by a
+   * {@link BootAttachment} while the machine boots.
+   *
+   * @throws IllegalStateException if a subsystem of that type is attached already
+   */
+  public <T> void attachSubsystem(Class<T> key, T value) {
+    if (subsystems.putIfAbsent(key, key.cast(value)) != null) {
+      throw new IllegalStateException(key.getSimpleName() + " is attached to this machine already");
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 package org.mpsafe.xcall;
 
+import org.mpsafe.kern.BootAttachment;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
 import org.mpsafe.kern.KCondvar;
@@ -120,9 +121,30 @@ public final class Xcall {
     }
   }
 
-  /** {@code xc_init} + {@code xc_init_cpu} for every CPU: the xcall state of {@code m}. */
+  /**
+   * The xcall state of {@code m}, made at boot ({@code xc_init} + {@code xc_init_cpu} for every
+   * CPU, {@link Attach}).
+   *
+   * @throws IllegalStateException if xcall did not attach to {@code m} at boot
+   */
   public static Xcall of(Machine m) {
-    return m.subsystem(Xcall.class, Xcall::new);
+    Xcall x = m.subsystem(Xcall.class);
+    if (x == null) {
+      throw new IllegalStateException("xcall is not attached to this machine: boot it with "
+          + "xcall's META-INF/services/org.mpsafe.kern.BootAttachment on the class path");
+    }
+    return x;
+  }
+
+  /**
+   * Attaches xcall to every machine at boot: its state and the bound {@code xcall/N} thread of
+   * each CPU, as NetBSD's {@code xc_init_cpu()} does when a CPU attaches.
+   */
+  public static final class Attach implements BootAttachment {
+    @Override
+    public void attach(Machine m) {
+      m.attachSubsystem(Xcall.class, new Xcall(m));
+    }
   }
 
   private static Xcall current() {
