@@ -1,5 +1,7 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -38,22 +40,12 @@ public final class ForwardingLoad {
       int interfaces, int churnLwps, int prefixesPerInterface, long seed, int nicBurst,
       long nicPauseNanos) {
     public Config {
-      if (interfaces < 2) {
-        throw new IllegalArgumentException("interfaces must be >= 2: " + interfaces);
-      }
-      if (churnLwps < 1) {
-        throw new IllegalArgumentException("churnLwps must be >= 1: " + churnLwps);
-      }
-      if (prefixesPerInterface < 1 || prefixesPerInterface > 200) {
-        throw new IllegalArgumentException("prefixesPerInterface must be in [1, 200]: "
-            + prefixesPerInterface);
-      }
-      if (nicBurst < 1) {
-        throw new IllegalArgumentException("nicBurst must be >= 1: " + nicBurst);
-      }
-      if (nicPauseNanos < 0) {
-        throw new IllegalArgumentException("nicPauseNanos must be >= 0: " + nicPauseNanos);
-      }
+      checkArgument(interfaces >= 2, "interfaces must be >= 2: %s", interfaces);
+      checkArgument(churnLwps >= 1, "churnLwps must be >= 1: %s", churnLwps);
+      checkArgument(prefixesPerInterface >= 1 && prefixesPerInterface <= 200,
+          "prefixesPerInterface must be in [1, 200]: %s", prefixesPerInterface);
+      checkArgument(nicBurst >= 1, "nicBurst must be >= 1: %s", nicBurst);
+      checkArgument(nicPauseNanos >= 0, "nicPauseNanos must be >= 0: %s", nicPauseNanos);
     }
 
     /** The defaults of the stress CLI: 2 interfaces, one churn LWP each. */

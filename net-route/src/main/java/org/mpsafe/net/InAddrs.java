@@ -1,5 +1,8 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.collect.ImmutableList;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -59,9 +62,7 @@ public final class InAddrs {
    * Returns 0 or EEXIST, EADDRNOTAVAIL, EINVAL. May sleep; thread context only.
    */
   public int inControl(Ifnet ifp, int cmd, int addr, int prefixlen) {
-    if (ifp == null) {
-      throw new IllegalArgumentException("in_control needs an interface");
-    }
+    checkArgument(ifp != null, "in_control needs an interface");
     AddressChangeEvent ev = new AddressChangeEvent();
     ev.begin();
     int bound = Kern.curlwpBind();
@@ -204,15 +205,15 @@ public final class InAddrs {
     }
   }
 
-  /** The addresses of {@code ifp} ({@code ifconfig}), a snapshot. */
-  public List<Ifaddr> addresses(Ifnet ifp) {
-    List<Ifaddr> out = new ArrayList<>();
+  /** The addresses of {@code ifp} (all addresses for null; {@code ifconfig}): an immutable snapshot. */
+  public ImmutableList<Ifaddr> addresses(Ifnet ifp) {
+    ImmutableList.Builder<Ifaddr> out = ImmutableList.builder();
     for (Ifaddr ia : list) {
       if (ifp == null || ia.ifp == ifp) {
         out.add(ia);
       }
     }
-    return out;
+    return out.build();
   }
 
   public long added() {

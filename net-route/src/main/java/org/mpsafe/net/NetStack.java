@@ -1,5 +1,7 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
@@ -43,9 +45,7 @@ public final class NetStack {
 
   /** As {@link #create(Machine)} with input queues of {@code queueLen} packets. */
   public static NetStack create(Machine m, int queueLen) {
-    if (queueLen < 16) {
-      throw new IllegalArgumentException("queueLen must be >= 16: " + queueLen);
-    }
+    checkArgument(queueLen >= 16, "queueLen must be >= 16: %s", queueLen);
     if (Lwp.currentOrNull() != null) {
       return new NetStack(m, queueLen);
     }
