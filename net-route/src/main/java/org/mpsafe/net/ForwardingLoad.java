@@ -144,7 +144,9 @@ public final class ForwardingLoad {
         Kern.yield();
         e = net.inControl(ifp, Inet.SIOCDIFADDR, addr, 24);
       }
-      if (e != 0 && e != Inet.EEXIST) {
+      // EADDRNOTAVAIL on the delete: another churn LWP of this interface added the same address
+      // (for in_control a change of the existing one) and deleted it first.
+      if (e != 0 && e != Inet.EADDRNOTAVAIL) {
         churnErrors.incrementAndGet();
       }
       churnCycles.incrementAndGet();
@@ -160,8 +162,7 @@ public final class ForwardingLoad {
   public void stop() {
     stop = true;
     stopTraffic();
-    // (Fixed: stop() used to return while churn LWPs were still in the middle of a cycle, so
-    // the counts read right after it could still change.)
+    // Wait for the churn LWPs to finish their cycle, so the counts read after stop() are final.
     // An LWP the machine stopped before it ever ran never reaches churn(): it just ends, so
     // also stop waiting once no churn LWP is left.
     long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
@@ -214,7 +215,7 @@ public final class ForwardingLoad {
     return churnCycles.get();
   }
 
-  /** in_control errors other than EEXIST (should stay 0). */
+  /** in_control errors other than a delete's EADDRNOTAVAIL (should stay 0). */
   public long churnErrors() {
     return churnErrors.get();
   }
