@@ -314,6 +314,38 @@ public final class InAddrs {
     }
   }
 
+  /**
+   * {@code ifa_ifwithaddr(addr)}: an address {@code addr} of an attached interface, or null. No
+   * reference is taken: the caller validates the result under RouteTable.ifaRefLock (I3).
+   * Addresses already IFA_DESTROYING are skipped.
+   */
+  Ifaddr ifaIfwithaddr(int addr) {
+    for (Ifaddr ia : list) {
+      if (ia.addr == addr && !ia.ifp.detached && (ia.flags & Ifaddr.IFA_DESTROYING) == 0) {
+        return ia;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@code ifa_ifwithnet(addr)}: the address of an attached interface whose subnet contains
+   * {@code addr}, the most specific if several ({@code rn_refines}), or null. No reference is
+   * taken (as {@link #ifaIfwithaddr}).
+   */
+  Ifaddr ifaIfwithnet(int addr) {
+    Ifaddr best = null;
+    for (Ifaddr ia : list) {
+      int len = ia.prefixlen;
+      if (!ia.ifp.detached && (ia.flags & Ifaddr.IFA_DESTROYING) == 0
+          && ((addr ^ ia.addr) & Inet.mask(len)) == 0
+          && (best == null || len > best.prefixlen)) {
+        best = ia;
+      }
+    }
+    return best;
+  }
+
   /** The addresses of {@code ifp} (all addresses for null; {@code ifconfig}): an immutable snapshot. */
   public ImmutableList<Ifaddr> addresses(Ifnet ifp) {
     ImmutableList.Builder<Ifaddr> out = ImmutableList.builder();

@@ -35,6 +35,7 @@ public final class NetStack {
     this.machine = m;
     this.rt = new RouteTable(m);
     this.addrs = new InAddrs(this);
+    this.rt.addrs = addrs;
     this.ip = new IpInput(this, queueLen);
   }
 
