@@ -1,12 +1,14 @@
 package org.mpsafe.net;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.psref.Psrefs;
 
 /**
  * The simplified IPv4 stack of one {@link Machine}: interfaces ({@code if.c}), addresses
@@ -30,6 +32,7 @@ public final class NetStack {
   final InAddrs addrs;
   final IpInput ip;
   private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
+  private volatile boolean destroyed;
 
   private NetStack(Machine m, int queueLen) {
     this.machine = m;
@@ -67,6 +70,7 @@ public final class NetStack {
 
   /** {@code if_attach}: a new interface, up. */
   public Ifnet ifAttach(String name) {
+    checkState(!destroyed, "if_attach(%s) on a destroyed stack", name);
     Ifnet ifp = new Ifnet(machine, name, ifnets.size() + 1);
     ifnets.add(ifp);
     return ifp;
@@ -87,14 +91,46 @@ public final class NetStack {
         addrs.inPurgeaddr(ia);
       }
       // if_detach: "Delete stray routes from the routing table" —
-      // rt_delete_matched_entries(i, if_delroute_matcher, ifp). (Fixed: they were left in the
-      // table pointing at the detached interface and keeping its ifaddrs from being freed.)
+      // rt_delete_matched_entries(i, if_delroute_matcher, ifp): static routes through the
+      // interface would otherwise keep pointing at it and keep its ifaddrs from being freed.
       rt.rtDeleteMatchedEntries(r -> r.rtIfp == ifp);
     } finally {
       ifp.ioctlLock.exit();
       org.mpsafe.kern.Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
+  }
+
+  /**
+   * Tears the stack down, as a detaching kernel does: {@code if_detach} of every interface (its
+   * addresses, and every route through it, destroyed through psref and freed), a wait for the
+   * {@code rt_free} workqueue, then {@code psref_class_destroy(rt_psref_class)} and
+   * {@code psref_class_destroy(ifa_psref_class)}, each of which asserts
+   * ({@code KASSERT(psref_class_drained_p(class))}) that no CPU still holds a reference of its
+   * class. So a reference leaked by a user of {@link RouteTable#rtalloc1Psref} or
+   * {@link InAddrs#ifaAcquire} shows here: the psref_target_destroy of its target waits for it
+   * (and the watchdog reports the hang), and a reference held on anything else of the class
+   * trips the KASSERT. Stop traffic first. From an LWP or from outside the machine; may sleep.
+   * Afterwards the stack takes no more interfaces.
+   */
+  public void destroy() {
+    if (Lwp.currentOrNull() == null) {
+      machine.run("netfini", this::destroy);
+      return;
+    }
+    destroyed = true;
+    for (Ifnet ifp : ifnets) {
+      ifDetach(ifp);
+    }
+    rt.rtFreeDrain();
+    Psrefs.classDestroy(rt.rtPsrefClass);
+    Psrefs.classDestroy(addrs.ifaPsrefClass);
+    addrs.ifnetPsz.destroy();
+  }
+
+  /** True once {@link #destroy()} began. */
+  public boolean isDestroyed() {
+    return destroyed;
   }
 
   public List<Ifnet> ifnets() {

@@ -59,6 +59,8 @@ public final class RouteTable {
   private final KCondvar rtFreeCv = new KCondvar("rtentry");
   private final ArrayDeque<Rtentry> rtFreeQueue = new ArrayDeque<>();
   private final KCondvar rtFreeWork = KCondvar.forIdleWait("rt_free");
+  /** Under rtFreeLock: the rt_free thread is freeing a route it took off the queue. */
+  private boolean rtFreeBusy;
   final KMutex ifaRefLock = new KMutex("ifa_ref");
   final java.util.concurrent.atomic.AtomicLong rtDestroys = new java.util.concurrent.atomic.AtomicLong();
 
@@ -301,10 +303,27 @@ public final class RouteTable {
         rtFreeWork.await(rtFreeLock);
       }
       Rtentry rt = rtFreeQueue.poll();
+      rtFreeBusy = true;
       rtFreeLock.exit();
       rt.refcnt.decrementAndGet();
       rtFreeInline(rt);
+      rtFreeLock.enter();
+      rtFreeBusy = false;
+      rtFreeCv.broadcast();
+      rtFreeLock.exit();
     }
+  }
+
+  /**
+   * Waits until the rt_free workqueue has freed every route handed to it (its psref targets
+   * destroyed), as a workqueue_wait before the class goes away. Thread context; may sleep.
+   */
+  void rtFreeDrain() {
+    rtFreeLock.enter();
+    while (!rtFreeQueue.isEmpty() || rtFreeBusy) {
+      rtFreeCv.await(rtFreeLock);
+    }
+    rtFreeLock.exit();
   }
 
   /**
