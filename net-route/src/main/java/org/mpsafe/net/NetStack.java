@@ -21,7 +21,21 @@ import org.mpsafe.psref.Psrefs;
  * NetStack net = NetStack.create(m);
  * Ifnet wm0 = net.ifAttach("wm0");
  * m.run("ifconfig", () -> net.inControl(wm0, Inet.SIOCAIFADDR, Inet.parse("10.0.0.1"), 24));
+ * ...
+ * net.destroy();   // if_detach everything, psref_class_destroy both classes
  * }</pre>
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * Teardown (destroy) is the sequence a NetBSD detach path runs, gathered in one place because a
+ * kernel never tears down its whole stack: if_detach of each interface (if.c 1.318 if_detach:
+ * purge the addresses, delete the stray routes — here rt_delete_matched_entries), a wait for the
+ * rt_free workqueue (workqueue_wait), then psref_class_destroy of rt_psref_class and
+ * ifa_psref_class (subr_psref.c 1.4: KASSERT(psref_class_drained_p(class))). Every psref target
+ * of both classes is destroyed by then, each destroy having waited for its holders, so the
+ * KASSERT checks that no reference outlived its target on any CPU.
+ * </pre>
  */
 public final class NetStack {
   /** Default length of each CPU's input queue. */

@@ -33,7 +33,7 @@ import org.mpsafe.psref.Psrefs;
  * as in NetBSD; from thread context it runs inline, so the deleting LWP itself drains the
  * psref — the parallel low-priority xcall user of PR kern/51632.
  *
- * RTM_ADD finds its interface address as NetBSD 7's rtrequest1 does (route.c, NetBSD-7 copy in
+ * RTM_ADD finds its interface address as NetBSD 7's rtrequest1 does (route.c 1.152, the copy in
  * Stichting-MINIX-Research-Foundation/minix sys/net/route.c: rt_getifa, ifa_ifwithroute): from
  * the gateway's connected subnet, else from the route dst already takes; none is ENETUNREACH.
  * The lookup and the ifaref are done under rt_lock and ifaRefLock, where NetBSD 7 relies on the
