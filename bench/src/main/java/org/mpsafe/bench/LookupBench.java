@@ -116,7 +116,7 @@ public class LookupBench {
         ifa = net.addrs().addresses(wm0).get(0);
         for (int i = 0; i < routes; i++) {
           int r = rt.rtrequestAdd(routePrefix(i), 24, GATEWAY,
-              Rtentry.RTF_STATIC | Rtentry.RTF_GATEWAY, ifa);
+              Rtentry.RTF_STATIC | Rtentry.RTF_GATEWAY);
           if (r != 0) {
             throw new IllegalStateException("route add: " + Inet.errno(r));
           }
@@ -136,7 +136,7 @@ public class LookupBench {
       for (long n = 0; ; ) {
         long due = (System.nanoTime() - start) * changes / 1_000_000_000L;
         for (; k < due; n++) {
-          rt.rtrequestAdd(churnHost(n), 32, GATEWAY, Rtentry.RTF_HOST, ifa);
+          rt.rtrequestAdd(churnHost(n), 32, GATEWAY, Rtentry.RTF_HOST | Rtentry.RTF_GATEWAY);
           k++;
           if (n >= WINDOW) {
             rt.rtDelete(churnHost(n - WINDOW), 32);

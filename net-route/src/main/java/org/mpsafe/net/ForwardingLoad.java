@@ -1,5 +1,7 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -38,22 +40,12 @@ public final class ForwardingLoad {
       int interfaces, int churnLwps, int prefixesPerInterface, long seed, int nicBurst,
       long nicPauseNanos) {
     public Config {
-      if (interfaces < 2) {
-        throw new IllegalArgumentException("interfaces must be >= 2: " + interfaces);
-      }
-      if (churnLwps < 1) {
-        throw new IllegalArgumentException("churnLwps must be >= 1: " + churnLwps);
-      }
-      if (prefixesPerInterface < 1 || prefixesPerInterface > 200) {
-        throw new IllegalArgumentException("prefixesPerInterface must be in [1, 200]: "
-            + prefixesPerInterface);
-      }
-      if (nicBurst < 1) {
-        throw new IllegalArgumentException("nicBurst must be >= 1: " + nicBurst);
-      }
-      if (nicPauseNanos < 0) {
-        throw new IllegalArgumentException("nicPauseNanos must be >= 0: " + nicPauseNanos);
-      }
+      checkArgument(interfaces >= 2, "interfaces must be >= 2: %s", interfaces);
+      checkArgument(churnLwps >= 1, "churnLwps must be >= 1: %s", churnLwps);
+      checkArgument(prefixesPerInterface >= 1 && prefixesPerInterface <= 200,
+          "prefixesPerInterface must be in [1, 200]: %s", prefixesPerInterface);
+      checkArgument(nicBurst >= 1, "nicBurst must be >= 1: %s", nicBurst);
+      checkArgument(nicPauseNanos >= 0, "nicPauseNanos must be >= 0: %s", nicPauseNanos);
     }
 
     /** The defaults of the stress CLI: 2 interfaces, one churn LWP each. */
@@ -152,7 +144,9 @@ public final class ForwardingLoad {
         Kern.yield();
         e = net.inControl(ifp, Inet.SIOCDIFADDR, addr, 24);
       }
-      if (e != 0 && e != Inet.EEXIST) {
+      // EADDRNOTAVAIL on the delete: another churn LWP of this interface added the same address
+      // (for in_control a change of the existing one) and deleted it first.
+      if (e != 0 && e != Inet.EADDRNOTAVAIL) {
         churnErrors.incrementAndGet();
       }
       churnCycles.incrementAndGet();
@@ -168,8 +162,7 @@ public final class ForwardingLoad {
   public void stop() {
     stop = true;
     stopTraffic();
-    // (Fixed: stop() used to return while churn LWPs were still in the middle of a cycle, so
-    // the counts read right after it could still change.)
+    // Wait for the churn LWPs to finish their cycle, so the counts read after stop() are final.
     // An LWP the machine stopped before it ever ran never reaches churn(): it just ends, so
     // also stop waiting once no churn LWP is left.
     long deadline = System.nanoTime() + STOP_WAIT_SECONDS * 1_000_000_000L;
@@ -222,7 +215,7 @@ public final class ForwardingLoad {
     return churnCycles.get();
   }
 
-  /** in_control errors other than EEXIST (should stay 0). */
+  /** in_control errors other than a delete's EADDRNOTAVAIL (should stay 0). */
   public long churnErrors() {
     return churnErrors.get();
   }

@@ -22,7 +22,11 @@ public final class Ifaddr implements KObject {
 
   private final long kaddr = Kaddr.alloc();
   final int addr;
-  final int prefixlen;
+  /**
+   * {@code ia_sockmask} as a length: changed only by in_control on {@link #ifp} (which holds its
+   * ioctl lock) under in_ifaddr_lock; volatile for the lock-free readers of the address list.
+   */
+  volatile int prefixlen;
   final Ifnet ifp;
   final PsrefTarget ifaPsref = new PsrefTarget(this);
   /**

@@ -17,7 +17,8 @@ public final class Ifnet implements KObject {
   volatile boolean detached;
   final EvCnt opackets;
   final EvCnt ipackets;
-  final EvCnt iqdrops;
+  /** {@code ifq_drops}: counted by the device side (host threads), hence atomic. */
+  final java.util.concurrent.atomic.LongAdder iqdrops = new java.util.concurrent.atomic.LongAdder();
   /** {@code IFNET_LOCK}: serialises in_control on this interface. */
   final org.mpsafe.kern.KMutex ioctlLock;
 
@@ -26,7 +27,6 @@ public final class Ifnet implements KObject {
     this.index = index;
     this.opackets = new EvCnt(m, name, "opackets");
     this.ipackets = new EvCnt(m, name, "ipackets");
-    this.iqdrops = new EvCnt(m, name, "iqdrops");
     this.ioctlLock = new org.mpsafe.kern.KMutex(name + " ioctl");
   }
 
@@ -63,7 +63,7 @@ public final class Ifnet implements KObject {
   }
 
   public long iqdrops() {
-    return iqdrops.value();
+    return iqdrops.sum();
   }
 
   @Override

@@ -5,6 +5,7 @@ public final class Inet {
   private Inet() {}
 
   public static final int ESRCH = 3;
+  public static final int ENXIO = 6;
   public static final int EEXIST = 17;
   public static final int EINVAL = 22;
   public static final int EADDRNOTAVAIL = 49;
@@ -56,6 +57,7 @@ public final class Inet {
     switch (e) {
       case 0: return "0";
       case ESRCH: return "ESRCH";
+      case ENXIO: return "ENXIO";
       case EEXIST: return "EEXIST";
       case EINVAL: return "EINVAL";
       case EADDRNOTAVAIL: return "EADDRNOTAVAIL";

@@ -1,5 +1,6 @@
 package org.mpsafe.net;
 
+import java.util.concurrent.atomic.LongAdder;
 import org.jctools.queues.MpscArrayQueue;
 import org.jctools.queues.SpmcArrayQueue;
 import org.mpsafe.kern.Cpu;
@@ -21,7 +22,16 @@ import org.mpsafe.psref.Psref;
  *
  * Queues: per CPU a bounded lock-free ring (JCTools MpscArrayQueue) in the role of
  * pktqueue/pcq(9): NICs produce, the CPU's softint is the single consumer; an SpmcArrayQueue
- * returns processed packets to the producers (no allocation per packet). Counters: per-CPU EvCnts, added once per batch.
+ * returns processed packets to the producers (no allocation per packet).
+ *
+ * Counters. What the softint counts (total, forward, noroute ...) is counted in per-CPU EvCnts
+ * by the CPU that runs it, once per batch: EvCnt's rule is that only the CPU itself adds to
+ * its slot. What the device side counts — a packet dropped because CPU n's queue was full or
+ * congested — is counted by host threads that hold no virtual CPU, several of which may feed
+ * one queue (NetStack.input is callable from any thread), so those counts are LongAdders: one
+ * per input queue (ipstat's qdrops, pktq's PQCNT_DROP) and one per receiving interface
+ * (ifq_drops). NetBSD counts these in interrupt context on the CPU that owns the queue; here the
+ * "interrupt" runs outside the machine, so an atomic add takes the place of CPU ownership.
  *
  * Per packet, in the softint (so CPU-local psrefs are legal): rtalloc1_psref (rt_lock as
  * reader, LPM, psref on the rtentry), ia4_acquire on rt_ifa (psref on the ifaddr), the checks,
@@ -53,7 +63,8 @@ public final class IpInput {
   final EvCnt noroute;
   final EvCnt cantforward;
   final EvCnt timeexceeded;
-  final EvCnt qdrops;
+  /** Drops at CPU n's input queue (device side, any thread). */
+  private final LongAdder[] qdrops;
   volatile boolean forwarding = true;
 
   @SuppressWarnings("unchecked")
@@ -81,7 +92,10 @@ public final class IpInput {
     noroute = new EvCnt(m, "ip", "noroute");
     cantforward = new EvCnt(m, "ip", "cantforward");
     timeexceeded = new EvCnt(m, "ip", "timeexceeded");
-    qdrops = new EvCnt(m, "ip", "qdrops");
+    qdrops = new LongAdder[n];
+    for (int i = 0; i < n; i++) {
+      qdrops[i] = new LongAdder();
+    }
     ipintrSih = m.softint().establish(Softint.SOFTINT_NET, this::ipintr, "ipintr");
   }
 
@@ -93,7 +107,7 @@ public final class IpInput {
     int i = ci.index();
     Packet p = freeq[i].poll();
     if (p == null) {
-      qdrops.add(ci, 1);
+      drop(ci, rcvif, 1);
       return false;
     }
     p.src = src;
@@ -102,10 +116,16 @@ public final class IpInput {
     p.rcvif = rcvif;
     if (!inq[i].offer(p)) {
       freeq[i].offer(p);
-      qdrops.add(ci, 1);
+      drop(ci, rcvif, 1);
       return false;
     }
     return true;
+  }
+
+  /** Counts {@code n} packets for CPU {@code ci} received on {@code rcvif} and dropped. Any thread. */
+  void drop(Cpu ci, Ifnet rcvif, long n) {
+    qdrops[ci.index()].add(n);
+    rcvif.iqdrops.add(n);
   }
 
   /**
@@ -156,8 +176,8 @@ public final class IpInput {
    *
    * <p>Order as in NetBSD: a packet for one of our addresses (its RTF_LOCAL route) is delivered
    * whatever its TTL and the forwarding switch — ip_input goes to "ours" before it looks at
-   * ipforwarding, and only ip_forward checks the TTL. (Fixed: the TTL and forwarding checks used
-   * to come first, so local packets with TTL 1 or with forwarding off were dropped.)
+   * ipforwarding, and only ip_forward checks the TTL; so a local packet with TTL 1, or with
+   * forwarding off, is delivered.
    */
   void ipForward(Packet p, Cpu c, Psref rtRef, Psref ifaRef, long[] st) {
     Kassert.kassertMsg(Kern.cpuSoftintrP(), IP_FORWARD_EXPR, "sys/netinet/ip_input.c", 1277,
@@ -186,7 +206,7 @@ public final class IpInput {
     // ip_output: "if (ifa_is_destroying(rt->rt_ifa)) ... IP_STAT_NOROUTE" before ifa_acquire.
     // A route other than the address's own (a static route through it) outlives in_purgeaddr,
     // and its rt_ifa's psref target is destroyed: acquiring it would trip psref_acquire's class
-    // KASSERT. (Fixed: it was acquired unconditionally.) Reading the flag without the lock is
+    // KASSERT. Reading the flag without the lock is
     // safe: in_purgeaddr sets it before deleting the local route, whose drain is an xcall round
     // on every CPU, so by ifa_remove every softint that missed the flag holds its psref already.
     if ((ia.flags & Ifaddr.IFA_DESTROYING) != 0) {
@@ -206,8 +226,16 @@ public final class IpInput {
     net.rt.rtUnrefPsref(rt, rtRef);
   }
 
+  private long qdropsTotal() {
+    long sum = 0;
+    for (LongAdder a : qdrops) {
+      sum += a.sum();
+    }
+    return sum;
+  }
+
   IpStat stat() {
     return new IpStat(total.value(), forwarded.value(), delivered.value(), noroute.value(),
-        cantforward.value(), timeexceeded.value(), qdrops.value());
+        cantforward.value(), timeexceeded.value(), qdropsTotal());
   }
 }

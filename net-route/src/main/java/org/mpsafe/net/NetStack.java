@@ -1,10 +1,14 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.psref.Psrefs;
 
 /**
  * The simplified IPv4 stack of one {@link Machine}: interfaces ({@code if.c}), addresses
@@ -17,7 +21,21 @@ import org.mpsafe.kern.Machine;
  * NetStack net = NetStack.create(m);
  * Ifnet wm0 = net.ifAttach("wm0");
  * m.run("ifconfig", () -> net.inControl(wm0, Inet.SIOCAIFADDR, Inet.parse("10.0.0.1"), 24));
+ * ...
+ * net.destroy();   // if_detach everything, psref_class_destroy both classes
  * }</pre>
+ *
+ * <pre>
+ * Implementation notes
+ *
+ * Teardown (destroy) is the sequence a NetBSD detach path runs, gathered in one place because a
+ * kernel never tears down its whole stack: if_detach of each interface (if.c 1.318 if_detach:
+ * purge the addresses, delete the stray routes — here rt_delete_matched_entries), a wait for the
+ * rt_free workqueue (workqueue_wait), then psref_class_destroy of rt_psref_class and
+ * ifa_psref_class (subr_psref.c 1.4: KASSERT(psref_class_drained_p(class))). Every psref target
+ * of both classes is destroyed by then, each destroy having waited for its holders, so the
+ * KASSERT checks that no reference outlived its target on any CPU.
+ * </pre>
  */
 public final class NetStack {
   /** Default length of each CPU's input queue. */
@@ -28,11 +46,13 @@ public final class NetStack {
   final InAddrs addrs;
   final IpInput ip;
   private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
+  private volatile boolean destroyed;
 
   private NetStack(Machine m, int queueLen) {
     this.machine = m;
     this.rt = new RouteTable(m);
     this.addrs = new InAddrs(this);
+    this.rt.addrs = addrs;
     this.ip = new IpInput(this, queueLen);
   }
 
@@ -43,9 +63,7 @@ public final class NetStack {
 
   /** As {@link #create(Machine)} with input queues of {@code queueLen} packets. */
   public static NetStack create(Machine m, int queueLen) {
-    if (queueLen < 16) {
-      throw new IllegalArgumentException("queueLen must be >= 16: " + queueLen);
-    }
+    checkArgument(queueLen >= 16, "queueLen must be >= 16: %s", queueLen);
     if (Lwp.currentOrNull() != null) {
       return new NetStack(m, queueLen);
     }
@@ -66,6 +84,7 @@ public final class NetStack {
 
   /** {@code if_attach}: a new interface, up. */
   public Ifnet ifAttach(String name) {
+    checkState(!destroyed, "if_attach(%s) on a destroyed stack", name);
     Ifnet ifp = new Ifnet(machine, name, ifnets.size() + 1);
     ifnets.add(ifp);
     return ifp;
@@ -86,14 +105,46 @@ public final class NetStack {
         addrs.inPurgeaddr(ia);
       }
       // if_detach: "Delete stray routes from the routing table" —
-      // rt_delete_matched_entries(i, if_delroute_matcher, ifp). (Fixed: they were left in the
-      // table pointing at the detached interface and keeping its ifaddrs from being freed.)
+      // rt_delete_matched_entries(i, if_delroute_matcher, ifp): static routes through the
+      // interface would otherwise keep pointing at it and keep its ifaddrs from being freed.
       rt.rtDeleteMatchedEntries(r -> r.rtIfp == ifp);
     } finally {
       ifp.ioctlLock.exit();
       org.mpsafe.kern.Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
+  }
+
+  /**
+   * Tears the stack down, as a detaching kernel does: {@code if_detach} of every interface (its
+   * addresses, and every route through it, destroyed through psref and freed), a wait for the
+   * {@code rt_free} workqueue, then {@code psref_class_destroy(rt_psref_class)} and
+   * {@code psref_class_destroy(ifa_psref_class)}, each of which asserts
+   * ({@code KASSERT(psref_class_drained_p(class))}) that no CPU still holds a reference of its
+   * class. So a reference leaked by a user of {@link RouteTable#rtalloc1Psref} or
+   * {@link InAddrs#ifaAcquire} shows here: the psref_target_destroy of its target waits for it
+   * (and the watchdog reports the hang), and a reference held on anything else of the class
+   * trips the KASSERT. Stop traffic first. From an LWP or from outside the machine; may sleep.
+   * Afterwards the stack takes no more interfaces.
+   */
+  public void destroy() {
+    if (Lwp.currentOrNull() == null) {
+      machine.run("netfini", this::destroy);
+      return;
+    }
+    destroyed = true;
+    for (Ifnet ifp : ifnets) {
+      ifDetach(ifp);
+    }
+    rt.rtFreeDrain();
+    Psrefs.classDestroy(rt.rtPsrefClass);
+    Psrefs.classDestroy(addrs.ifaPsrefClass);
+    addrs.ifnetPsz.destroy();
+  }
+
+  /** True once {@link #destroy()} began. */
+  public boolean isDestroyed() {
+    return destroyed;
   }
 
   public List<Ifnet> ifnets() {

@@ -48,7 +48,7 @@ final class Nic implements Runnable {
     IpInput ip = net.ip;
     while (!stop && net.machine.running()) {
       if (ip.congested(cpu)) {
-        ip.qdrops.add(cpu, burst);
+        ip.drop(cpu, rcvif, burst);
         LockSupport.parkNanos(Math.max(pauseNanos, 10_000));
         continue;
       }

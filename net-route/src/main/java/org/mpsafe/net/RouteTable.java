@@ -1,5 +1,7 @@
 package org.mpsafe.net;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.function.Predicate;
@@ -31,6 +33,12 @@ import org.mpsafe.psref.Psrefs;
  * as in NetBSD; from thread context it runs inline, so the deleting LWP itself drains the
  * psref — the parallel low-priority xcall user of PR kern/51632.
  *
+ * RTM_ADD finds its interface address as NetBSD 7's rtrequest1 does (route.c 1.152, the copy in
+ * Stichting-MINIX-Research-Foundation/minix sys/net/route.c: rt_getifa, ifa_ifwithroute): from
+ * the gateway's connected subnet, else from the route dst already takes; none is ENETUNREACH.
+ * The lookup and the ifaref are done under rt_lock and ifaRefLock, where NetBSD 7 relies on the
+ * big kernel lock; an ifaddr that in_purgeaddr has marked IFA_DESTROYING counts as none.
+ *
  * Differences: no radix tree (see LpmTable), no rtcache generations, no routing socket, no
  * RTF_UPDATING; ifa_refcnt is guarded by the leaf lock ifaRefLock instead of the big locks.
  * </pre>
@@ -39,6 +47,8 @@ public final class RouteTable {
   private static final String FILE = "sys/net/route.c";
 
   final Machine machine;
+  /** The stack's addresses, for rt_getifa; set once by NetStack before any route is added. */
+  InAddrs addrs;
   /** {@code rt_lock}. */
   final KRwlock rtLock = new KRwlock("rt_lock");
   /** {@code rt_psref_class} ("rtentry", IPL_SOFTNET). */
@@ -49,6 +59,8 @@ public final class RouteTable {
   private final KCondvar rtFreeCv = new KCondvar("rtentry");
   private final ArrayDeque<Rtentry> rtFreeQueue = new ArrayDeque<>();
   private final KCondvar rtFreeWork = KCondvar.forIdleWait("rt_free");
+  /** Under rtFreeLock: the rt_free thread is freeing a route it took off the queue. */
+  private boolean rtFreeBusy;
   final KMutex ifaRefLock = new KMutex("ifa_ref");
   final java.util.concurrent.atomic.AtomicLong rtDestroys = new java.util.concurrent.atomic.AtomicLong();
 
@@ -60,30 +72,91 @@ public final class RouteTable {
   }
 
   /**
-   * {@code rtrequest(RTM_ADD, ...)}: adds {@code dst/prefixlen} via {@code ifa}. Returns 0,
-   * EEXIST if the prefix is taken, EINVAL for a bad prefix. May sleep.
+   * {@code rtrequest(RTM_ADD, dst, gateway, netmask, flags)} as {@code route add} issues it: no
+   * interface address is given, so {@code rt_getifa} finds it ({@link #ifaIfwithroute}); none
+   * is ENETUNREACH ("Network is unreachable"). With {@link Rtentry#RTF_GATEWAY} {@code gateway}
+   * is the next hop; without, it names the interface by one of its addresses ({@code route add
+   * -interface}); 0 means "none" (rt_getifa then uses {@code dst}). Returns 0, EEXIST if the
+   * prefix is taken, EINVAL for a bad prefix, ENETUNREACH. May sleep.
    */
-  public int rtrequestAdd(int dst, int prefixlen, int gateway, int flags, Ifaddr ifa) {
+  public int rtrequestAdd(int dst, int prefixlen, int gateway, int flags) {
+    return rtrequest1Add(dst, prefixlen, gateway, flags, null);
+  }
+
+  /**
+   * {@code rtinit(ifa, RTM_ADD, flags)}: RTM_ADD with {@code rti_ifa} given (the connected and
+   * local routes of an address). Same results as {@link #rtrequestAdd(int, int, int, int)}.
+   */
+  int rtrequestAdd(int dst, int prefixlen, int gateway, int flags, Ifaddr ifa) {
+    checkArgument(ifa != null, "rtinit needs an ifaddr");
+    return rtrequest1Add(dst, prefixlen, gateway, flags, ifa);
+  }
+
+  /**
+   * {@code rtrequest1(RTM_ADD)}: {@code rt_getifa} unless {@code rtiIfa} is given, then the new
+   * rtentry holds an {@code ifa_refcnt} (ifaref) on its ifaddr. The ifaddr lookup and the
+   * ifaref happen under rt_lock (writer) and ifaRefLock; an ifaddr already IFA_DESTROYING is
+   * refused with ENETUNREACH (InAddrs I3), so no route is added to an address in_purgeaddr has
+   * begun to remove.
+   */
+  private int rtrequest1Add(int dst, int prefixlen, int gateway, int flags, Ifaddr rtiIfa) {
     if (prefixlen < 0 || prefixlen > 32) {
       return Inet.EINVAL;
     }
-    if (ifa == null) {
-      throw new IllegalArgumentException("RTM_ADD needs an ifaddr");
-    }
-    Rtentry rt = new Rtentry(dst & Inet.mask(prefixlen), prefixlen, gateway,
-        flags | Rtentry.RTF_UP, ifa, ifa.ifp);
-    Psrefs.targetInit(rt.rtPsref, rtPsrefClass);
     int s = Kern.splsoftnet();
     rtLock.enter(KRwlock.RW_WRITER);
-    boolean added = table.add(rt);
-    if (added) {
+    try {
+      Ifaddr ifa = rtiIfa != null ? rtiIfa
+          : ifaIfwithroute(flags, dst, gateway != 0 ? gateway : dst);
+      if (ifa == null) {
+        return Inet.ENETUNREACH;
+      }
       ifaRefLock.enter();
-      ifa.ref();
-      ifaRefLock.exit();
+      try {
+        if ((ifa.flags & Ifaddr.IFA_DESTROYING) != 0) {
+          return Inet.ENETUNREACH;
+        }
+        Rtentry rt = new Rtentry(dst & Inet.mask(prefixlen), prefixlen, gateway,
+            flags | Rtentry.RTF_UP, ifa, ifa.ifp);
+        Psrefs.targetInit(rt.rtPsref, rtPsrefClass);
+        if (!table.add(rt)) {
+          return Inet.EEXIST;
+        }
+        ifa.ref();
+        return 0;
+      } finally {
+        ifaRefLock.exit();
+      }
+    } finally {
+      rtLock.exit();
+      Kern.splx(s);
     }
-    rtLock.exit();
-    Kern.splx(s);
-    return added ? 0 : Inet.EEXIST;
+  }
+
+  /**
+   * {@code ifa_ifwithroute(flags, dst, gateway)} (route.c, NetBSD 7): for an interface route
+   * ({@code !RTF_GATEWAY}) the interface that has the address {@code gateway}; then the most
+   * specific connected subnet that contains {@code gateway} ({@code ifa_ifwithnet}); failing
+   * both, the ifaddr of the route that {@code dst} already takes ({@code rtalloc1(dst, 0)}).
+   * No point-to-point interfaces here, so {@code ifa_ifwithdstaddr} never matches. Caller holds
+   * rt_lock; the result carries no reference (see {@link #rtrequest1Add}).
+   */
+  private Ifaddr ifaIfwithroute(int flags, int dst, int gateway) {
+    Ifaddr ifa = null;
+    if ((flags & Rtentry.RTF_GATEWAY) == 0) {
+      ifa = addrs.ifaIfwithaddr(gateway);
+    }
+    if (ifa == null) {
+      ifa = addrs.ifaIfwithnet(gateway);
+    }
+    if (ifa == null) {
+      Rtentry rt = table.match(dst);
+      if (rt == null) {
+        return null;
+      }
+      ifa = rt.rtIfa;
+    }
+    return ifa;
   }
 
   /**
@@ -230,10 +303,27 @@ public final class RouteTable {
         rtFreeWork.await(rtFreeLock);
       }
       Rtentry rt = rtFreeQueue.poll();
+      rtFreeBusy = true;
       rtFreeLock.exit();
       rt.refcnt.decrementAndGet();
       rtFreeInline(rt);
+      rtFreeLock.enter();
+      rtFreeBusy = false;
+      rtFreeCv.broadcast();
+      rtFreeLock.exit();
     }
+  }
+
+  /**
+   * Waits until the rt_free workqueue has freed every route handed to it (its psref targets
+   * destroyed), as a workqueue_wait before the class goes away. Thread context; may sleep.
+   */
+  void rtFreeDrain() {
+    rtFreeLock.enter();
+    while (!rtFreeQueue.isEmpty() || rtFreeBusy) {
+      rtFreeCv.await(rtFreeLock);
+    }
+    rtFreeLock.exit();
   }
 
   /**

@@ -55,27 +55,20 @@ final class NetFixture {
   }
 
   /**
-   * {@code route add dst/len -gateway gw} through the address {@code via}, which the caller
-   * holds by psref for the call (the way rtrequest1 holds the ifa it got from rt_getifa).
+   * {@code route add dst/len gw} ({@code RTF_GATEWAY}), or without {@code gw} {@code route add
+   * dst/len -interface via}: rtrequest(RTM_ADD) finds the interface address itself (rt_getifa).
+   * On success asserts that it found {@code via}.
    */
   static int routeAdd(Machine m, NetStack net, String dst, int len, String gw, String via) {
-    return m.call("route", () -> {
-      int bound = Kern.curlwpBind();
-      Psref ref = new Psref();
-      Ifaddr ia = net.addrs().ifaIfwithaddrPsref(ip(via), ref);
-      try {
-        if (ia == null) {
-          return Inet.EADDRNOTAVAIL;
-        }
-        int gwAddr = gw == null ? 0 : ip(gw);
-        int flags = Rtentry.RTF_STATIC | (gw == null ? 0 : Rtentry.RTF_GATEWAY)
-            | (len == 32 ? Rtentry.RTF_HOST : 0);
-        return net.rt().rtrequestAdd(ip(dst), len, gwAddr, flags, ia);
-      } finally {
-        net.addrs().ifaRelease(ia, ref);
-        Kern.curlwpBindx(bound);
-      }
-    });
+    int flags = Rtentry.RTF_STATIC | (gw == null ? 0 : Rtentry.RTF_GATEWAY)
+        | (len == 32 ? Rtentry.RTF_HOST : 0);
+    int gateway = ip(gw == null ? via : gw);
+    int e = m.call("route", () -> net.rt().rtrequestAdd(ip(dst), len, gateway, flags));
+    if (e == 0) {
+      Rtentry rt = exact(m, net, dst, len);
+      assertEquals(ip(via), rt.ifa().addr(), () -> "route " + dst + "/" + len + ": " + rt);
+    }
+    return e;
   }
 
   /** {@code route delete dst/len}: the errno. */

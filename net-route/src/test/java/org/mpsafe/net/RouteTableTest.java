@@ -78,6 +78,102 @@ class RouteTableTest {
     }
   }
 
+  /**
+   * rtrequest(RTM_ADD) without an ifaddr takes it from the gateway (rt_getifa →
+   * ifa_ifwithroute): the most specific connected subnet holding the gateway gives rt_ifa and
+   * rt_ifp.
+   */
+  @Test
+  void routeAddTakesItsInterfaceFromTheGatewaysSubnet() {
+    try (Machine m = boot(2)) {
+      NetStack net = NetStack.create(m);
+      Ifnet wm0 = net.ifAttach("wm0");
+      Ifnet wm1 = net.ifAttach("wm1");
+      ifconfig(m, net, wm0, "10.0.0.1", 8);
+      ifconfig(m, net, wm1, "10.1.0.1", 16);
+      int gwFlags = Rtentry.RTF_STATIC | Rtentry.RTF_GATEWAY;
+      assertEquals(0, m.call("route", () -> net.rt().rtrequestAdd(ip("172.16.0.0"), 16,
+          ip("10.1.2.3"), gwFlags)));
+      Rtentry viaWm1 = exact(m, net, "172.16.0.0", 16);
+      assertSame(ifaddr(net, "10.1.0.1"), viaWm1.ifa(), "10.1/16 is more specific than 10/8");
+      assertSame(wm1, viaWm1.ifp());
+      assertEquals(ip("10.1.2.3"), viaWm1.gateway());
+      assertEquals(Rtentry.RTF_UP | gwFlags, viaWm1.flags());
+
+      assertEquals(0, m.call("route", () -> net.rt().rtrequestAdd(ip("172.17.0.0"), 16,
+          ip("10.200.0.9"), gwFlags)));
+      assertSame(wm0, exact(m, net, "172.17.0.0", 16).ifp());
+
+      // route add -interface: no RTF_GATEWAY, the "gateway" is the interface's own address.
+      assertEquals(0, m.call("route", () -> net.rt().rtrequestAdd(ip("172.18.0.0"), 16,
+          ip("10.1.0.1"), Rtentry.RTF_STATIC)));
+      assertSame(ifaddr(net, "10.1.0.1"), exact(m, net, "172.18.0.0", 16).ifa());
+
+      // The route holds an ifa_refcnt: deleting the address leaves the static route alone,
+      // and only the last route's rt_free frees the ifaddr.
+      Ifaddr ia1 = ifaddr(net, "10.1.0.1");
+      assertEquals(0, NetFixture.ifconfigDelete(m, net, wm1, "10.1.0.1"));
+      assertFalse(ia1.isFreed());
+      assertEquals(0, routeDelete(m, net, "172.16.0.0", 16));
+      assertFalse(ia1.isFreed());
+      assertEquals(0, routeDelete(m, net, "172.18.0.0", 16));
+      assertTrue(ia1.isFreed());
+      assertCleanShutdown(m);
+    }
+  }
+
+  /**
+   * A gateway that no connected subnet reaches, while no route covers the destination either:
+   * ENETUNREACH ("route add: Network is unreachable"), and nothing is added or referenced. The
+   * same for a gateway reachable only through a detached interface.
+   */
+  @Test
+  void routeAddThroughAnUnreachableGatewayIsEnetunreach() {
+    try (Machine m = boot(2)) {
+      NetStack net = NetStack.create(m);
+      Ifnet wm0 = net.ifAttach("wm0");
+      Ifnet wm1 = net.ifAttach("wm1");
+      ifconfig(m, net, wm0, "10.0.0.1", 24);
+      ifconfig(m, net, wm1, "10.1.0.1", 24);
+      int gwFlags = Rtentry.RTF_STATIC | Rtentry.RTF_GATEWAY;
+      assertEquals(Inet.ENETUNREACH, m.call("route", () -> net.rt().rtrequestAdd(
+          ip("172.16.0.0"), 16, ip("10.9.0.254"), gwFlags)));
+      assertEquals(Inet.ENETUNREACH, m.call("route", () -> net.rt().rtrequestAdd(
+          ip("172.16.0.0"), 16, ip("10.9.0.1"), Rtentry.RTF_STATIC)), "-interface: no such address");
+      assertNull(exact(m, net, "172.16.0.0", 16));
+      assertEquals(4, net.rt().size());
+      assertEquals(3, ifaddr(net, "10.0.0.1").refcnt, "the list's reference and its two routes'");
+
+      m.run("detach", () -> net.ifDetach(wm1));
+      assertEquals(Inet.ENETUNREACH, m.call("route", () -> net.rt().rtrequestAdd(
+          ip("172.16.0.0"), 16, ip("10.1.0.254"), gwFlags)), "wm1 is detached");
+      assertEquals(2, net.rt().size());
+      assertCleanShutdown(m);
+    }
+  }
+
+  /**
+   * ifa_ifwithroute's last resort, as in NetBSD 7: a gateway outside every connected subnet is
+   * accepted when the destination already has a route (here the default route); the new route
+   * takes that route's ifaddr.
+   */
+  @Test
+  void routeAddFallsBackToTheRouteTheDestinationAlreadyTakes() {
+    try (Machine m = boot(2)) {
+      NetStack net = NetStack.create(m);
+      Ifnet wm0 = net.ifAttach("wm0");
+      ifconfig(m, net, wm0, "10.0.0.1", 24);
+      int gwFlags = Rtentry.RTF_STATIC | Rtentry.RTF_GATEWAY;
+      assertEquals(Inet.ENETUNREACH, m.call("route", () -> net.rt().rtrequestAdd(
+          ip("172.16.0.0"), 16, ip("192.0.2.1"), gwFlags)));
+      assertEquals(0, routeAdd(m, net, "0.0.0.0", 0, "10.0.0.254", "10.0.0.1"));
+      assertEquals(0, m.call("route", () -> net.rt().rtrequestAdd(
+          ip("172.16.0.0"), 16, ip("192.0.2.1"), gwFlags)));
+      assertSame(ifaddr(net, "10.0.0.1"), exact(m, net, "172.16.0.0", 16).ifa());
+      assertCleanShutdown(m);
+    }
+  }
+
   @Test
   void rtrequestErrors() {
     try (Machine m = boot(2)) {
