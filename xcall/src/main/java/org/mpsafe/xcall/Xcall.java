@@ -56,10 +56,15 @@ import org.mpsafe.kern.Trace;
  * preemption point; a softint (softnet under forwarding load) that takes the CPU there delays
  * the callback while the thread has already counted itself in tailp.
  *
- * Differences from NetBSD: xc_wait spins briefly (a few microseconds) on donep before sleeping,
- * so that a high-priority round does not park when the targets are running (a latency choice,
- * not a semantic one: the condition is the same). The low-priority handoff to an xcall/N thread
- * is a cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
+ * Differences from NetBSD: with OPTION_WAIT_SPIN on (the default), xc_wait spins briefly (up to
+ * XcState.SPINS volatile reads of donep, a few microseconds, each with a preemption point)
+ * before sleeping, so that a round whose targets are running does not park the waiter. NetBSD's
+ * xc_wait (1.18, NetBSD 6/7, and later) checks donep once and then sleeps on xc_busy; boot with
+ * OPTION_WAIT_SPIN = false for exactly that. The condition waited for is the same either way,
+ * so the spin changes latency and interleavings, never what xc_wait promises (I3). The default
+ * stays on because the benchmarks' baselines were taken with it; docs/performance.md compares
+ * the time to panic of the stress repro with and without it. The low-priority handoff to an xcall/N thread is a
+ * cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
  * </pre>
  */
 public final class Xcall {
@@ -67,6 +72,11 @@ public final class Xcall {
   public static final String OPTION_ACCOUNTING = "xcall.accounting";
   /** Boot option: Boolean, the early-return detector; default off. */
   public static final String OPTION_DETECTOR = "xcall.earlyReturnDetector";
+  /**
+   * Boot option: Boolean, whether {@code xc_wait} spins on {@code xc_donep} before sleeping;
+   * default on. Off is NetBSD's {@code xc_wait}: one check, then {@code cv_wait}.
+   */
+  public static final String OPTION_WAIT_SPIN = "xcall.waitSpin";
 
   /** {@code XC_HIGHPRI}. */
   public static final int XC_HIGHPRI = 0x01;
@@ -83,6 +93,8 @@ public final class Xcall {
 
   final Machine machine;
   final XcallAccounting accounting;
+  /** Spins of xc_wait before sleeping: XcState.SPINS, or 0 with OPTION_WAIT_SPIN off. */
+  final int waitSpins;
   final XcState lo = new XcState("xclocv", new KMutex("xc_lock"));
   private final KCondvar[] cpuXcall;
   /** {@code ci->ci_data.cpu_xcall_pending}, per CPU; under lo.lock. */
@@ -101,6 +113,7 @@ public final class Xcall {
   private Xcall(Machine m) {
     this.machine = m;
     this.accounting = m.config().option(OPTION_ACCOUNTING, XcallAccounting.FIXED_DONEP);
+    this.waitSpins = m.config().option(OPTION_WAIT_SPIN, Boolean.TRUE) ? XcState.SPINS : 0;
     this.detector = Boolean.TRUE.equals(m.config().option(OPTION_DETECTOR, Boolean.FALSE))
         ? new EarlyReturnDetector() : null;
     this.broadcastEv = new EvCnt(m, "crosscall", "broadcast");
@@ -170,10 +183,10 @@ public final class Xcall {
       h.beforeWait(where);
     }
     if ((where & XC_PRI_BIT) != 0) {
-      xc.hi.state.waitDone(where & ~XC_PRI_BIT);
+      xc.hi.state.waitDone(where & ~XC_PRI_BIT, xc.waitSpins);
       return;
     }
-    xc.lo.waitDone(where);
+    xc.lo.waitDone(where, xc.waitSpins);
     Trace.record(XC_WAIT_RETURN, where, xc.lo.donep);
     XcallEvents.WaitReturn ev = new XcallEvents.WaitReturn();
     if (ev.isEnabled()) {
@@ -368,6 +381,11 @@ public final class Xcall {
 
   public XcallAccounting accounting() {
     return accounting;
+  }
+
+  /** Whether {@code xc_wait} spins before sleeping ({@link #OPTION_WAIT_SPIN}). */
+  public boolean waitSpin() {
+    return waitSpins > 0;
   }
 
   /** Low-priority jobs posted ({@code crosscall broadcast} + {@code unicast}). */

@@ -63,8 +63,14 @@ abstract class XcallContractTest {
     return boot(ncpu, false);
   }
 
+  /** Whether xc_wait spins before sleeping ({@link Xcall#OPTION_WAIT_SPIN}); on by default. */
+  boolean waitSpin() {
+    return true;
+  }
+
   Machine boot(int ncpu, boolean detector) {
-    MachineConfig c = MachineConfig.of(ncpu).withOption(Xcall.OPTION_ACCOUNTING, mode());
+    MachineConfig c = MachineConfig.of(ncpu).withOption(Xcall.OPTION_ACCOUNTING, mode())
+        .withOption(Xcall.OPTION_WAIT_SPIN, waitSpin());
     if (detector) {
       c = c.withOption(Xcall.OPTION_DETECTOR, true);
     }
