@@ -27,7 +27,7 @@ import org.mpsafe.xcall.XcallAccounting;
 final class TrialRunner {
   /** What a run is made of. */
   record Settings(
-      XcallAccounting xcall, int cpus, int interfaces, int churnLwps, Duration duration,
+      XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps, Duration duration,
       boolean detectors, Duration watchdog) {}
 
   /** Receives counters while the trial runs (the status line). */
@@ -52,6 +52,7 @@ final class TrialRunner {
         .withTraceSize(4096)
         .withWatchdog(settings.watchdog())
         .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
+        .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
         .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
         .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
     Machine m = Machine.boot(mc);
