@@ -33,7 +33,8 @@ class ReproRunTest {
   /**
    * The PR's KASSERT, whole. The expected class is {@code 0x2} when the late callback read the
    * dead frame after the destroyer's next call reused it (most panics), and the class itself
-   * ({@code 0xffffc…}) when it read it before (the same assertion, about 7% of legacy panics).
+   * ({@code 0xffffc…}) when it read it before (the same assertion; how often depends on the
+   * host's scheduling, up to several percent of legacy panics).
    */
   static final Pattern PR_KASSERT = Pattern.compile(Pattern.quote(
       "kernel diagnostic assertion \"(target->prt_class == class)\" failed: file "
