@@ -1,5 +1,8 @@
 package org.mpsafe.psref;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
 import java.util.List;
 import java.util.function.Consumer;
 import org.mpsafe.kern.Cpu;
@@ -110,9 +113,8 @@ public final class Psrefs {
   /** {@code psref_class_create(name, ipl)}. May sleep. */
   public static PsrefClass classCreate(String name, int ipl) {
     Kern.assertSleepable();
-    if (name == null || name.isEmpty() || name.length() > 8) {
-      throw new IllegalArgumentException("psref class name must be 1..8 chars: " + name);
-    }
+    checkArgument(name != null && !name.isEmpty() && name.length() <= 8,
+        "psref class name must be 1..8 chars: %s", name);
     Ipl.check(ipl);
     Machine m = Lwp.current().machine();
     PsrefOptions o = PsrefState.of(m).options;
@@ -502,6 +504,7 @@ public final class Psrefs {
 
   /** Calls {@code l} (in the reading CPU's xcall thread) for each dead-frame read. */
   public static void onUseAfterReturn(Machine m, Consumer<UseAfterReturn> l) {
+    checkNotNull(l, "listener");
     PsrefState.of(m).listeners.add(l);
   }
 }

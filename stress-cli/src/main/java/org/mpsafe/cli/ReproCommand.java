@@ -1,5 +1,6 @@
 package org.mpsafe.cli;
 
+import com.google.common.base.Stopwatch;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -153,7 +154,7 @@ final class ReproCommand implements Callable<Integer> {
     TrialRunner runner = new TrialRunner(settings);
     List<TrialResult> results = new ArrayList<>();
     SplittableRandom seeds = new SplittableRandom(runSeed);
-    long t0 = System.nanoTime();
+    Stopwatch run = Stopwatch.createStarted();
     try {
       for (int i = 0; i < trials && !interrupt.requested; i++) {
         long trialSeed = i == 0 ? runSeed : seeds.nextLong() >>> 1;
@@ -170,7 +171,7 @@ final class ReproCommand implements Callable<Integer> {
             == TrialResult.Outcome.PANIC && System.nanoTime() < deadline
             && !interrupt.requested);
       }
-      double elapsed = (System.nanoTime() - t0) / 1e9;
+      double elapsed = TrialRunner.seconds(run);
       RunReport report = new RunReport(settings, runSeed, trials, keepGoing, elapsed, results,
           RunReport.overall(results, interrupt.requested));
       printSummary(report);

@@ -1,13 +1,20 @@
 package org.mpsafe.xcall;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+
+import java.util.List;
+import java.util.function.Consumer;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
 import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.KernelPanic;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.MachineStopped;
 import org.mpsafe.kern.Pri;
 import org.mpsafe.kern.Trace;
 
@@ -326,10 +333,10 @@ public final class Xcall {
 
       lo.lock.enter();
       // The detector's bit goes before donep++: a waiter on xc_wait's unlocked fast path may
-      // return the instant it sees donep >= where and then reads the job's finished mask; with
-      // the bit written after the increment it could miss it and report an early return that
-      // never happened (seen in FIXED_DONEP with a single requester). Observation only: the
-      // algorithm's order (callback, then donep++) is unchanged.
+      // return the instant it sees donep >= where and then reads the job's finished mask, so
+      // the bit must be visible by then, or the waiter would report an early return that never
+      // happened (even under FIXED_DONEP with a single requester). Observation only: the
+      // algorithm's order (callback, then donep++) is NetBSD's.
       if (detector != null) {
         detector.finished(job, i);
       }
@@ -341,7 +348,7 @@ public final class Xcall {
   static void call(XcFunc func, Object arg1, Object arg2, Lwp l) {
     try {
       func.call(arg1, arg2);
-    } catch (org.mpsafe.kern.KernelPanic | org.mpsafe.kern.MachineStopped e) {
+    } catch (KernelPanic | MachineStopped e) {
       throw e;
     } catch (RuntimeException | Error e) {
       throw Kassert.panic("%s: xcall function %p threw %s", l.name(), func, e);
@@ -416,16 +423,15 @@ public final class Xcall {
   }
 
   /** The first early returns seen (at most 64). */
-  public java.util.List<EarlyReturn> earlyReturnEvents() {
-    return detector == null ? java.util.List.of() : detector.recent();
+  public List<EarlyReturn> earlyReturnEvents() {
+    return detector == null ? List.of() : detector.recent();
   }
 
   /** Calls {@code l} (in the waiter's thread) for each early return; detector must be on. */
-  public void onEarlyReturn(java.util.function.Consumer<EarlyReturn> l) {
-    if (detector == null) {
-      throw new IllegalStateException("the early-return detector is off; boot with "
-          + OPTION_DETECTOR + "=true");
-    }
+  public void onEarlyReturn(Consumer<EarlyReturn> l) {
+    checkNotNull(l, "listener");
+    checkState(detector != null, "the early-return detector is off; boot with %s=true",
+        OPTION_DETECTOR);
     detector.addListener(l);
   }
 
