@@ -111,7 +111,7 @@ final class PanicReport {
           + " and psref_target_destroy set prt_class = NULL");
       out.add("  5. xcall/" + u.cpu() + " resumed and read the dead P: P->class = "
           + u.classWord() + ", target->prt_class = 0x0 -> _psref_held's KASSERT");
-      out.addAll(deadWordNote(u));
+      out.addAll(deadWordNote(p.message()));
       out.add("  fix: --xcall fixed (the PR's diff: admit and wake on xc_donep, drop xc_tailp)");
     }
     out.add("");
@@ -120,14 +120,19 @@ final class PanicReport {
   }
 
   /**
-   * What the dead frame's class word is. {@code 0x2} is not a measured value: the port writes
-   * it into the dead {@code P.class} slot on purpose ({@link Psrefs#DEAD_FRAME_WORD}) to stand
-   * for what the destroyer's next call leaves there in C, and chose it because it is the word
-   * the PR's panic shows. Any other word is the class itself: the late callback read the slot
-   * before it was reused, and the same KASSERT fails on the destroyed target's NULL class.
+   * What the class word in the panic message is. {@code 0x2} is not a measured value: the port
+   * writes it into the dead {@code P.class} slot on purpose ({@link Psrefs#DEAD_FRAME_WORD}) to
+   * stand for what the destroyer's next call leaves there in C, and chose it because it is the
+   * word the PR's panic shows. Any other word is the class itself: the late callback read the
+   * slot before it was reused, and the same KASSERT fails on the destroyed target's NULL class.
+   * Read from the message, not the detector's record: the detector and the KASSERT load the
+   * slot separately, and the reuse may fall between the two loads.
    */
-  static List<String> deadWordNote(UseAfterReturn u) {
-    if (DEAD_FRAME_WORD.equals(u.classWord())) {
+  static List<String> deadWordNote(String panicMessage) {
+    if (!panicMessage.contains("mismatched psref target class: ")) {
+      return List.of();
+    }
+    if (panicMessage.endsWith("!= " + DEAD_FRAME_WORD + " (expected)")) {
       return List.of("     (0x2 is not measured: the port writes it into the dead P.class slot on"
           + " purpose, standing for what the destroyer's next call leaves there in C; it is the"
           + " word PR kern/51632's panic shows)");
