@@ -1,5 +1,6 @@
 package org.mpsafe.psref;
 
+import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -51,7 +52,7 @@ public final class Pserialize {
   /** {@code pserialize_read_enter()}: opens a read section; returns the cookie for exit. */
   public static int readEnter() {
     Lwp l = Lwp.current();
-    int s = Kern.splraiseipl(l, org.mpsafe.kern.Ipl.IPL_SOFTSERIAL);
+    int s = Kern.splraiseipl(l, Ipl.IPL_SOFTSERIAL);
     l.pserializeDepth++;
     return s;
   }

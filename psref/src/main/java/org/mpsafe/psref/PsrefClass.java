@@ -11,7 +11,18 @@ import org.mpsafe.kern.PerCpu;
 
 /**
  * {@code struct psref_class}: a family of targets with one IPL, one wait channel and one list of
- * references per CPU. Made by {@link Psrefs#classCreate}.
+ * references per CPU. Made by {@link Psrefs#classCreate}, freed by {@link Psrefs#classDestroy}.
+ *
+ * <p>State machine: live → destroyed. {@code psref_class_destroy} frees the class in C
+ * ({@code cv_destroy}, {@code mutex_destroy}, {@code percpu_free}, {@code kmem_free}), after
+ * which any use is a use after free. Java keeps the object alive, so the port poisons it
+ * instead: {@link #prcDestroyed} is set once, and every psref operation given this class
+ * (acquire, release, copy, held, target init and destroy, class destroy) checks it first and
+ * panics {@code "<op>: psref class %p (name) used after psref_class_destroy"}. The check is one
+ * plain read of a field next to the ones the operation reads anyway; it is exact for a use
+ * ordered after the destroy (the same LWP, or one that learned of the destroy through a lock,
+ * a cv or a CPU handoff), and best effort for a use racing with it, which is a caller bug with
+ * no defined outcome in C either.
  */
 public final class PsrefClass implements KObject {
   private final long kaddr = Kaddr.alloc();
@@ -26,6 +37,8 @@ public final class PsrefClass implements KObject {
   final int prcXcFlags;
   final PsrefOptions options;
   final AtomicLong destroys = new AtomicLong();
+  /** Set once by {@code psref_class_destroy}; plain, see the class notes. */
+  boolean prcDestroyed;
 
   /** {@code struct psref_cpu}: the head of one CPU's list (a sentinel, so no head to find). */
   static final class PsrefCpu {
@@ -48,6 +61,16 @@ public final class PsrefClass implements KObject {
 
   public int ipl() {
     return ipl;
+  }
+
+  /** Marks the class freed ({@code kmem_free}): every later use panics. */
+  void poison() {
+    prcDestroyed = true;
+  }
+
+  /** Whether {@link Psrefs#classDestroy} freed this class. */
+  public boolean destroyed() {
+    return prcDestroyed;
   }
 
   /** Targets of this class destroyed so far. */

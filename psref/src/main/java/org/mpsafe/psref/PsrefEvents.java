@@ -2,6 +2,7 @@ package org.mpsafe.psref;
 
 import jdk.jfr.Category;
 import jdk.jfr.Description;
+import jdk.jfr.Event;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -15,7 +16,7 @@ final class PsrefEvents {
   @Category({"mpsafe", "psref"})
   @Description("A target drained and destroyed: duration = the drain")
   @StackTrace(true)
-  static final class Destroy extends jdk.jfr.Event {
+  static final class Destroy extends Event {
     @Label("Class") String cls;
     @Label("Target") String target;
     @Label("Rounds") int rounds;
@@ -26,7 +27,7 @@ final class PsrefEvents {
   @Category({"mpsafe", "psref"})
   @Description("psreffed_p_xc read the frame of a psreffed_p that had returned")
   @StackTrace(true)
-  static final class DeadFrameRead extends jdk.jfr.Event {
+  static final class DeadFrameRead extends Event {
     @Label("Frame Owner") String owner;
     @Label("Ticket") long ticket;
     @Label("CPU") int cpu;

@@ -1,12 +1,17 @@
 package org.mpsafe.psref;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
 import java.util.List;
 import java.util.function.Consumer;
 import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KStack;
 import org.mpsafe.kern.Kaddr;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.KernelPanic;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Trace;
@@ -56,10 +61,22 @@ import org.mpsafe.xcall.Xcall;
  * The dead frame. In C, P is on psreffed_p's stack and dies when it returns; the next call the
  * destroyer makes overwrites it. Here P is a 3-word frame on the LWP's KStack: pop leaves the
  * words in place, and when psref_target_destroy returns to its caller the caller's next call
- * reuses the slot where P.class was (reuseDeadFrame: it writes the small integer 0x2 seen in
- * the PR's panic). A late callback therefore reads P.target = the destroyed target (prt_class
- * NULL) and P.class = 0x2, and _psref_held's class KASSERT prints
- * "mismatched psref target class: 0x0 (ref) != 0x2 (expected)", as NetBSD 7 did.
+ * reuses the slot where P.class was (reuseDeadFrame). What it stores there, DEAD_FRAME_WORD =
+ * 0x2, is chosen, not measured: it is the word the PR's panic shows, standing for whatever the
+ * caller's next call leaves in that slot in C. A late callback therefore reads P.target = the
+ * destroyed target (prt_class NULL) and P.class = 0x2, and _psref_held's class KASSERT prints
+ * "mismatched psref target class: 0x0 (ref) != 0x2 (expected)", as NetBSD 7 did. A callback
+ * late enough to read P but early enough to beat the reuse reads P.class = the class itself,
+ * and the same KASSERT fails on prt_class NULL alone ("0x0 (ref) != 0xffffc... (expected)").
+ *
+ * Without DIAGNOSTIC (-Dmpsafe.nodiagnostic=true) the KASSERTs are not evaluated, as in a NetBSD
+ * kernel built without options DIAGNOSTIC, and nothing else changes. _psref_held then goes on to
+ * dereference the class it was given (class->prc_iplcookie, class->prc_percpu); in C a class
+ * word of 0x2 is an unmapped address and the CPU takes a fatal page fault in supervisor mode
+ * (amd64: "fatal page fault in supervisor mode", then panic "trap"). Java cannot fault on a
+ * word, so classAt() stands for that load: a word that is not a psref_class panics with the
+ * fault, naming the address. A destroyed class (psref_class_destroy, kmem_free in C) is
+ * poisoned: every later use panics "used after psref_class_destroy" (see PsrefClass).
  *
  * Options (PsrefOptions): NetBSD ≥ 8 drains with XC_HIGHPRI_IPL(ipl); DEBUG checks for double
  * acquire / unknown release; l_psrefs counting. The use-after-return detector rides on the
@@ -81,8 +98,13 @@ public final class Psrefs {
   static final String CLASS_EXPR = "(target->prt_class == class)";
   static final String MISMATCHED_CLASS =
       "mismatched psref target class: %p (ref) != %p (expected)";
-  /** What the caller's next call leaves in the dead {@code P.class} slot (the PR's 0x2). */
-  static final Long DEAD_FRAME_WORD = 0x2L;
+  /**
+   * The word the port writes into the dead {@code P.class} slot when {@code
+   * psref_target_destroy} returns, standing for what the caller's next call leaves there in C.
+   * Chosen, not measured: it is the word PR kern/51632's panic shows ({@code != 0x2
+   * (expected)}).
+   */
+  public static final long DEAD_FRAME_WORD = 0x2L;
 
   public static final int PSREF_DESTROY_START = Trace.kind("psref_destroy_start");
   public static final int PSREF_DESTROY_END = Trace.kind("psref_destroy_end");
@@ -91,29 +113,42 @@ public final class Psrefs {
   /** {@code psref_class_create(name, ipl)}. May sleep. */
   public static PsrefClass classCreate(String name, int ipl) {
     Kern.assertSleepable();
-    if (name == null || name.isEmpty() || name.length() > 8) {
-      throw new IllegalArgumentException("psref class name must be 1..8 chars: " + name);
-    }
-    org.mpsafe.kern.Ipl.check(ipl);
+    checkArgument(name != null && !name.isEmpty() && name.length() <= 8,
+        "psref class name must be 1..8 chars: %s", name);
+    Ipl.check(ipl);
     Machine m = Lwp.current().machine();
     PsrefOptions o = PsrefState.of(m).options;
     int xcFlags = o.highpriDrain() ? Xcall.XC_HIGHPRI_IPL(ipl) : 0;
     return new PsrefClass(m, name, ipl, xcFlags, o);
   }
 
-  /** {@code psref_class_destroy(class)}: every target of the class must be destroyed. */
+  /**
+   * {@code psref_class_destroy(class)}: every reference of the class must have been released
+   * (KASSERT {@code psref_class_drained_p}); then the class is freed. Any later use of it panics
+   * (the port's stand-in for kmem_free'd memory; see {@link PsrefClass}).
+   */
   public static void classDestroy(PsrefClass cls) {
+    checkLive(cls, "psref_class_destroy");
+    if (Kassert.DIAGNOSTIC) {
+      Kassert.kassert(classDrainedP(cls), "psref_class_drained_p(class)", FILE, 176);
+    }
+    cls.poison();
+  }
+
+  /** {@code psref_class_drained_p}: no CPU's list holds a reference. Only inside assertions. */
+  private static boolean classDrainedP(PsrefClass cls) {
     boolean[] drained = {true};
     cls.prcPercpu.foreach((c, pcpu) -> {
       if (pcpu.head.next != null) {
         drained[0] = false;
       }
     });
-    Kassert.kassert(drained[0], "psref_class_drained_p(class)", FILE, 176);
+    return drained[0];
   }
 
   /** {@code psref_target_init(target, class)}; publish the target only afterwards. */
   public static void targetInit(PsrefTarget target, PsrefClass cls) {
+    checkLive(cls, "psref_target_init");
     target.prtDraining = false;
     target.prtClass = cls;
   }
@@ -123,6 +158,7 @@ public final class Psrefs {
    * returns (find it under pserialize), and the caller must not switch CPUs until release.
    */
   public static void acquire(Psref psref, PsrefTarget target, PsrefClass cls) {
+    checkLive(cls, "psref_acquire");
     Lwp l = Lwp.current();
     if (Kassert.DIAGNOSTIC) {
       assertCpuLocal(l, 222);
@@ -137,6 +173,7 @@ public final class Psrefs {
 
   /** {@code psref_release(psref, target, class)}: on the CPU and LWP that acquired it. */
   public static void release(Psref psref, PsrefTarget target, PsrefClass cls) {
+    checkLive(cls, "psref_release");
     Lwp l = Lwp.current();
     if (Kassert.DIAGNOSTIC) {
       assertCpuLocal(l, 263);
@@ -174,6 +211,7 @@ public final class Psrefs {
    * must be released, on this CPU and LWP.
    */
   public static void copy(Psref pto, Psref pfrom, PsrefClass cls) {
+    checkLive(cls, "psref_copy");
     Lwp l = Lwp.current();
     if (Kassert.DIAGNOSTIC) {
       assertCpuLocal(l, 316);
@@ -225,17 +263,21 @@ public final class Psrefs {
     return psrefHeld(target, cls, false);
   }
 
-  /** {@code _psref_held(target, class, lwp_mismatch_ok)}. */
+  /**
+   * {@code _psref_held(target, class, lwp_mismatch_ok)}. {@code target} and {@code class} are
+   * the words {@code psreffed_p_xc} loaded from {@code P}, which may be a dead frame.
+   */
   static boolean psrefHeld(Object target, Object cls, boolean lwpMismatchOk) {
     Lwp l = Lwp.current();
-    PsrefTarget t = (PsrefTarget) target;
+    PsrefTarget t = targetAt(target);
     if (Kassert.DIAGNOSTIC) {
       assertCpuLocal(l, 480);
       if (t.prtClass != cls) {
         Kassert.failMsg(CLASS_EXPR, FILE, 485, MISMATCHED_CLASS, t.prtClass, cls);
       }
     }
-    PsrefClass c = (PsrefClass) cls;
+    PsrefClass c = classAt(cls);
+    checkLive(c, "_psref_held");
     boolean held = false;
     int s = Kern.splraiseipl(l, c.ipl);
     PsrefClass.PsrefCpu pcpu = c.prcPercpu.getref(l);
@@ -266,11 +308,14 @@ public final class Psrefs {
    * can be acquired (unpublished it). Must not run concurrently on one target. May sleep.
    */
   public static void targetDestroy(PsrefTarget target, PsrefClass cls) {
+    checkLive(cls, "psref_target_destroy");
     Kern.assertSleepable();
     Lwp l = Lwp.current();
-    assertClass(target, cls, 412);
-    Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
-        "psref target already destroyed: %p", target);
+    if (Kassert.DIAGNOSTIC) {
+      assertClass(target, cls, 412);
+      Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
+          "psref target already destroyed: %p", target);
+    }
     target.prtDraining = true;
     Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
     int frameAddr = l.stack().depth();
@@ -298,7 +343,7 @@ public final class Psrefs {
 
   /** The caller's next call overwrites the slot where psreffed_p's {@code P.class} was. */
   private static void reuseDeadFrame(Lwp l, int frameAddr) {
-    l.stack().reuse(frameAddr + FRAME_CLASS, DEAD_FRAME_WORD);
+    l.stack().reuse(frameAddr + FRAME_CLASS, Long.valueOf(DEAD_FRAME_WORD));
   }
 
   /** {@code struct psreffed P}: three words on the destroyer's kernel stack. */
@@ -356,6 +401,44 @@ public final class Psrefs {
       p.store(FRAME_RET, Boolean.TRUE);
     }
   };
+
+  // ---- loads through words, use after destroy -----------------------------------------------
+
+  /**
+   * The {@code struct psref_class} at {@code word}: the class itself, or, for a word that is
+   * not one (the dead frame's {@link #DEAD_FRAME_WORD}), the fatal page fault C takes when it
+   * loads {@code class->prc_iplcookie} from that address.
+   */
+  private static PsrefClass classAt(Object word) {
+    if (word instanceof PsrefClass) {
+      return (PsrefClass) word;
+    }
+    throw pageFault("class", word);
+  }
+
+  /** The {@code struct psref_target} at {@code word}; as {@link #classAt}. */
+  private static PsrefTarget targetAt(Object word) {
+    if (word instanceof PsrefTarget) {
+      return (PsrefTarget) word;
+    }
+    throw pageFault("target", word);
+  }
+
+  private static KernelPanic pageFault(String what, Object word) {
+    throw Kassert.panic("fatal page fault in supervisor mode: _psref_held loaded through %s "
+        + "= %p, which is not a mapped kernel address", what, word);
+  }
+
+  /**
+   * Panics if {@code cls} was destroyed: NetBSD's memory is free then, the port's poisoned. A
+   * null class is left to the KASSERTs that name it ({@code != 0x0 (expected)}).
+   */
+  private static void checkLive(PsrefClass cls, String op) {
+    if (cls != null && cls.prcDestroyed) {
+      throw Kassert.panic("%s: psref class %p (%s) used after psref_class_destroy", op, cls,
+          cls.name);
+    }
+  }
 
   // ---- assertions ---------------------------------------------------------------------------
 
@@ -421,6 +504,7 @@ public final class Psrefs {
 
   /** Calls {@code l} (in the reading CPU's xcall thread) for each dead-frame read. */
   public static void onUseAfterReturn(Machine m, Consumer<UseAfterReturn> l) {
+    checkNotNull(l, "listener");
     PsrefState.of(m).listeners.add(l);
   }
 }

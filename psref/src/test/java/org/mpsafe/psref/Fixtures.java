@@ -1,5 +1,6 @@
 package org.mpsafe.psref;
 
+import java.util.stream.Collectors;
 import org.mpsafe.kern.KGate;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,7 +55,7 @@ final class Fixtures {
       throw new AssertionError(e.getMessage() + "\n  machine " + m.outcome()
           + m.panic().map(pc -> "\n  " + pc.headline() + " (" + pc.lwp() + ")\n    at "
               + pc.javaStack().stream().skip(2).limit(12).map(Object::toString)
-                  .collect(java.util.stream.Collectors.joining("\n    at "))).orElse("")
+                  .collect(Collectors.joining("\n    at "))).orElse("")
           + m.hang().map(h -> "\n  hang: " + h).orElse("")
           + "\n  " + String.join("\n  ", m.ps()), e);
     }

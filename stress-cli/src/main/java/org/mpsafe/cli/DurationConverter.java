@@ -1,6 +1,8 @@
 package org.mpsafe.cli;
 
 import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
@@ -33,8 +35,8 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     }
     if (s.startsWith("P") || s.startsWith("p")) {
       try {
-        return Duration.parse(s.toUpperCase(java.util.Locale.ROOT));
-      } catch (java.time.format.DateTimeParseException e) {
+        return Duration.parse(s.toUpperCase(Locale.ROOT));
+      } catch (DateTimeParseException e) {
         return null;
       }
     }
@@ -65,7 +67,7 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
       return ms + "ms";
     }
     if (ms < 60_000) {
-      return String.format(java.util.Locale.ROOT, "%.2fs", ms / 1000.0);
+      return String.format(Locale.ROOT, "%.2fs", ms / 1000.0);
     }
     long s = ms / 1000;
     return s / 3600 > 0 ? String.format("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)

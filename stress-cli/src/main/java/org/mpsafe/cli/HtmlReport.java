@@ -29,7 +29,8 @@ final class HtmlReport {
         .append("overflow-x:auto;font-size:85%}.panic{color:#a00}")
         .append("</style></head><body>\n");
     h.append("<h1>mpsafe repro — PR kern/51632</h1>\n<p>xcall accounting <b>")
-        .append(esc(r.toJson().get("xcall").toString())).append("</b>, ")
+        .append(esc(r.toJson().get("xcall").toString())).append("</b>, xc_wait spin ")
+        .append(r.settings().xcWaitSpin() ? "on" : "off").append(", ")
         .append(r.settings().cpus()).append(" CPUs, ").append(r.settings().interfaces())
         .append(" interfaces, ").append(r.settings().churnLwps()).append(" churn LWPs, seed ")
         .append(r.seed()).append(", outcome <b>").append(r.outcome().json()).append("</b> after ")

@@ -3,6 +3,7 @@ package org.mpsafe.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -44,8 +45,8 @@ public final class MpsafeCli implements Runnable {
       ReproCommand.Interrupt interrupt) {
     CommandLine cl = new CommandLine(new MpsafeCli());
     cl.addSubcommand("repro", new ReproCommand(out, err, interrupt));
-    cl.setOut(new java.io.PrintWriter(out, true));
-    cl.setErr(new java.io.PrintWriter(err, true));
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((ex, args) -> {
       err.println("mpsafe: " + ex.getMessage());
       return 2;

@@ -5,8 +5,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
+import org.mpsafe.kern.Kaddr;
 import org.mpsafe.kern.Panic;
 import org.mpsafe.kern.Trace;
+import org.mpsafe.psref.Psrefs;
 import org.mpsafe.psref.UseAfterReturn;
 import org.mpsafe.xcall.EarlyReturn;
 
@@ -109,12 +111,38 @@ final class PanicReport {
           + " and psref_target_destroy set prt_class = NULL");
       out.add("  5. xcall/" + u.cpu() + " resumed and read the dead P: P->class = "
           + u.classWord() + ", target->prt_class = 0x0 -> _psref_held's KASSERT");
+      out.addAll(deadWordNote(p.message()));
       out.add("  fix: --xcall fixed (the PR's diff: admit and wake on xc_donep, drop xc_tailp)");
     }
     out.add("");
     out.addAll(timeline(r));
     return out;
   }
+
+  /**
+   * What the class word in the panic message is. {@code 0x2} is not a measured value: the port
+   * writes it into the dead {@code P.class} slot on purpose ({@link Psrefs#DEAD_FRAME_WORD}) to
+   * stand for what the destroyer's next call leaves there in C, and chose it because it is the
+   * word the PR's panic shows. Any other word is the class itself: the late callback read the
+   * slot before it was reused, and the same KASSERT fails on the destroyed target's NULL class.
+   * Read from the message, not the detector's record: the detector and the KASSERT load the
+   * slot separately, and the reuse may fall between the two loads.
+   */
+  static List<String> deadWordNote(String panicMessage) {
+    if (!panicMessage.contains("mismatched psref target class: ")) {
+      return List.of();
+    }
+    if (panicMessage.endsWith("!= " + DEAD_FRAME_WORD + " (expected)")) {
+      return List.of("     (0x2 is not measured: the port writes it into the dead P.class slot on"
+          + " purpose, standing for what the destroyer's next call leaves there in C; it is the"
+          + " word PR kern/51632's panic shows)");
+    }
+    return List.of("     (P->class still held the class: the slot had not been reused yet; the"
+        + " destroyed target's prt_class = NULL alone fails the KASSERT)");
+  }
+
+  /** The word the port stores in the dead P.class slot, as %p prints it ("0x2"). */
+  static final String DEAD_FRAME_WORD = Kaddr.format(Psrefs.DEAD_FRAME_WORD);
 
   /** The last trace events (softint runs folded) of the CPUs involved, oldest first. */
   static List<String> timeline(TrialResult r) {

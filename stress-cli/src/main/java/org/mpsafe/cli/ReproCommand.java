@@ -1,5 +1,6 @@
 package org.mpsafe.cli;
 
+import com.google.common.base.Stopwatch;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -49,6 +50,11 @@ final class ReproCommand implements Callable<Integer> {
       description = "Low-priority xcall accounting: legacy (xc_tailp, NetBSD 6/7: panics) or "
           + "fixed (xc_donep, the PR's fix).")
   XcallAccounting xcall;
+
+  @Option(names = "--xc-wait-spin", paramLabel = "on|off", defaultValue = "on",
+      description = "Whether xc_wait spins briefly on xc_donep before sleeping: on (the port's "
+          + "default) or off (NetBSD's xc_wait: one check, then cv_wait).")
+  String xcWaitSpin;
 
   @Option(names = "--cpus", paramLabel = "N", defaultValue = "4",
       description = "Virtual CPUs (1..64).")
@@ -134,19 +140,21 @@ final class ReproCommand implements Callable<Integer> {
     validate();
     long runSeed = seed != null ? seed : new SplittableRandom().nextLong() >>> 1;
     int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
-    TrialRunner.Settings settings = new TrialRunner.Settings(xcall, cpus, interfaces, lwps,
-        duration, !noDetectors, Duration.ofSeconds(30));
-    out.printf(Locale.ROOT, "mpsafe repro: xcall=%s cpus=%d interfaces=%d churn-lwps=%d "
-            + "duration=%s trials=%d seed=%d%n", xcall == XcallAccounting.LEGACY_TAILP
-            ? "legacy" : "fixed", cpus, interfaces, lwps, DurationConverter.format(duration),
-        trials, runSeed);
+    boolean spin = xcWaitSpin.equals("on");
+    TrialRunner.Settings settings = new TrialRunner.Settings(xcall, spin, cpus,
+        interfaces, lwps, duration, !noDetectors, Duration.ofSeconds(30));
+    out.printf(Locale.ROOT, "mpsafe repro: xcall=%s xc-wait-spin=%s cpus=%d interfaces=%d "
+            + "churn-lwps=%d duration=%s trials=%d seed=%d%s%n",
+        xcall == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed", xcWaitSpin,
+        cpus, interfaces, lwps, DurationConverter.format(duration), trials, runSeed,
+        noDetectors ? " detectors=off" : "");
     JfrSession jfrSession = jfr != null ? JfrSession.start(jfr) : null;
     StatusLine status = new StatusLine(err, StatusLine.isTerminal(), quiet, 10,
         duration.toMillis() / 1000.0);
     TrialRunner runner = new TrialRunner(settings);
     List<TrialResult> results = new ArrayList<>();
     SplittableRandom seeds = new SplittableRandom(runSeed);
-    long t0 = System.nanoTime();
+    Stopwatch run = Stopwatch.createStarted();
     try {
       for (int i = 0; i < trials && !interrupt.requested; i++) {
         long trialSeed = i == 0 ? runSeed : seeds.nextLong() >>> 1;
@@ -163,7 +171,7 @@ final class ReproCommand implements Callable<Integer> {
             == TrialResult.Outcome.PANIC && System.nanoTime() < deadline
             && !interrupt.requested);
       }
-      double elapsed = (System.nanoTime() - t0) / 1e9;
+      double elapsed = TrialRunner.seconds(run);
       RunReport report = new RunReport(settings, runSeed, trials, keepGoing, elapsed, results,
           RunReport.overall(results, interrupt.requested));
       printSummary(report);
@@ -188,6 +196,9 @@ final class ReproCommand implements Callable<Integer> {
     }
     if (trials < 1 || trials > 10_000) {
       throw usage("Invalid value for option '--trials': " + trials + " (must be 1..10000)");
+    }
+    if (!xcWaitSpin.equals("on") && !xcWaitSpin.equals("off")) {
+      throw usage("Invalid value for option '--xc-wait-spin': '" + xcWaitSpin + "' (on or off)");
     }
     if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
       throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");

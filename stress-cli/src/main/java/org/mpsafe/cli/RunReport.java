@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.HdrHistogram.Histogram;
+import org.mpsafe.xcall.XcallAccounting;
 
 /** Everything a repro run produced: settings, every trial, and the overall outcome. */
 record RunReport(
@@ -70,8 +71,9 @@ record RunReport(
   Map<String, Object> toJson() {
     Map<String, Object> j = new LinkedHashMap<>();
     j.put("schema", SCHEMA);
-    j.put("xcall", settings.xcall() == org.mpsafe.xcall.XcallAccounting.LEGACY_TAILP
-        ? "legacy" : "fixed");
+    j.put("xcall", settings.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed");
+    j.put("xc_wait_spin", settings.xcWaitSpin());
+    j.put("detectors", settings.detectors());
     j.put("cpus", settings.cpus());
     j.put("interfaces", settings.interfaces());
     j.put("churn_lwps", settings.churnLwps());

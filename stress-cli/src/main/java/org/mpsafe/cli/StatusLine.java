@@ -1,5 +1,6 @@
 package org.mpsafe.cli;
 
+import java.io.Console;
 import java.io.PrintStream;
 import java.util.Locale;
 
@@ -74,12 +75,12 @@ final class StatusLine implements TrialRunner.Progress {
 
   /** True when stderr/stdout is an interactive terminal. */
   static boolean isTerminal() {
-    java.io.Console c = System.console();
+    Console c = System.console();
     if (c == null) {
       return false;
     }
     try {
-      return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(c);
     } catch (ReflectiveOperationException e) {
       return true;
     }

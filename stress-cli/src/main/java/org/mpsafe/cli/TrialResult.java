@@ -1,6 +1,7 @@
 package org.mpsafe.cli;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.mpsafe.kern.HangReport;
 import org.mpsafe.kern.Panic;
@@ -20,7 +21,7 @@ record TrialResult(
     PANIC, CLEAN, HANG, INTERRUPTED;
 
     String json() {
-      return name().toLowerCase(java.util.Locale.ROOT);
+      return name().toLowerCase(Locale.ROOT);
     }
   }
 

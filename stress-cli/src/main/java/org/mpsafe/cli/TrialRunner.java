@@ -1,10 +1,12 @@
 package org.mpsafe.cli;
 
+import com.google.common.base.Stopwatch;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
@@ -27,7 +29,7 @@ import org.mpsafe.xcall.XcallAccounting;
 final class TrialRunner {
   /** What a run is made of. */
   record Settings(
-      XcallAccounting xcall, int cpus, int interfaces, int churnLwps, Duration duration,
+      XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps, Duration duration,
       boolean detectors, Duration watchdog) {}
 
   /** Receives counters while the trial runs (the status line). */
@@ -47,11 +49,12 @@ final class TrialRunner {
    */
   TrialResult run(long seed, long deadlineNanos, BooleanSupplier interrupted, Progress progress)
       throws InterruptedException {
-    long t0 = System.nanoTime();
+    Stopwatch trial = Stopwatch.createStarted();
     MachineConfig mc = MachineConfig.of(settings.cpus())
         .withTraceSize(4096)
         .withWatchdog(settings.watchdog())
         .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
+        .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
         .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
         .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
     Machine m = Machine.boot(mc);
@@ -62,33 +65,32 @@ final class TrialRunner {
       net = NetStack.create(m);
       load = ForwardingLoad.start(net, new ForwardingLoad.Config(settings.interfaces(),
           settings.churnLwps(), 4, seed, 64, 20_000));
-      long sampleNanos = sampleInterval(deadlineNanos - t0);
+      long sampleNanos = sampleInterval(deadlineNanos - System.nanoTime());
       TrialResult.Counters last = TrialResult.Counters.ZERO;
-      long lastT = t0;
+      Stopwatch sinceSample = Stopwatch.createStarted();
       while (m.running() && !interrupted.getAsBoolean()) {
-        long now = System.nanoTime();
-        long left = deadlineNanos - now;
+        long left = deadlineNanos - System.nanoTime();
         if (left <= 0) {
           break;
         }
         m.awaitStop(Duration.ofNanos(Math.min(left, sampleNanos)));
-        now = System.nanoTime();
+        double t = seconds(trial);
+        double dt = Math.max(1e-9, seconds(sinceSample));
+        sinceSample.reset().start();
         TrialResult.Counters c = counters(m, net, load);
-        double dt = Math.max(1e-9, (now - lastT) / 1e9);
         double fwd = (c.packetsForwarded() - last.packetsForwarded()) / dt;
-        samples.add(new TrialResult.Sample((now - t0) / 1e9, fwd,
+        samples.add(new TrialResult.Sample(t, fwd,
             (c.churnCycles() - last.churnCycles()) / dt, c.rtDestroys(), c.ifaDestroys(),
             c.xcEarlyReturns()));
-        progress.update((now - t0) / 1e9, c, fwd);
+        progress.update(t, c, fwd);
         last = c;
-        lastT = now;
       }
     } finally {
       if (load != null) {
         load.stopTraffic();
       }
     }
-    double elapsed = (System.nanoTime() - t0) / 1e9;
+    double elapsed = seconds(trial);
     TrialResult.Outcome outcome = m.panic().isPresent() ? TrialResult.Outcome.PANIC
         : m.hang().isPresent() ? TrialResult.Outcome.HANG
         : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
@@ -106,6 +108,11 @@ final class TrialRunner {
     return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
         m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
         samples, names);
+  }
+
+  /** {@code s}'s elapsed time in seconds, at nanosecond resolution. */
+  static double seconds(Stopwatch s) {
+    return s.elapsed(TimeUnit.NANOSECONDS) / 1e9;
   }
 
   private static long sampleInterval(long runNanos) {

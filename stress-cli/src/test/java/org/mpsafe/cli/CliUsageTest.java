@@ -17,9 +17,9 @@ class CliUsageTest {
   void helpListsEveryOptionWithItsDefaultAndTheExitCodes() {
     CliTestSupport.Result r = CliTestSupport.run("repro", "--help");
     assertEquals(0, r.exit());
-    for (String opt : new String[] {"--xcall", "--cpus", "--interfaces", "--churn-lwps",
+    for (String opt : new String[] {"--xcall", "--xc-wait-spin", "on|off", "--cpus", "--interfaces", "--churn-lwps",
         "--duration", "--seed", "--trials", "--keep-going", "--expect", "--json", "--report",
-        "--jfr", "--no-detectors", "--quiet", "Default: legacy", "Default: 4", "Default: 5m",
+        "--jfr", "--no-detectors", "--quiet", "Default: legacy", "Default: on", "Default: 4", "Default: 5m",
         "Exit codes:", "130"}) {
       assertTrue(r.out().contains(opt), () -> "help lacks " + opt + ":\n" + r.out());
     }
@@ -40,6 +40,8 @@ class CliUsageTest {
     "--duration 0s|--duration",
     "--duration -5m|--duration",
     "--xcall bogus|--xcall",
+    "--xc-wait-spin maybe|--xc-wait-spin",
+    "--xc-wait-spin|--xc-wait-spin",
     "--interfaces 1|--interfaces",
     "--churn-lwps 1|--churn-lwps",
     "--trials 0|--trials",

@@ -21,8 +21,9 @@ import org.mpsafe.kern.Trace;
  * bitmasks (CPU index = bit) are written under xc_lock (admission, xc_thread taking the job,
  * xc_thread just before its donep++), and read by the returning waiter without the lock: they
  * are volatile, and a waiter that returned because donep >= ticket sees every write made before
- * the donep increment it observed — which is why finished() must precede donep++. A job older than the ring can no longer be checked (never the case in
- * practice: the ring is far longer than the number of CPUs that can lag).
+ * the donep increment it observed — which is why finished() must precede donep++. A job older
+ * than the ring cannot be checked (never the case in practice: the ring is far longer than the
+ * number of CPUs that can lag).
  * </pre>
  */
 final class EarlyReturnDetector {

@@ -1,5 +1,7 @@
 package org.mpsafe.xcall;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KMutex;
@@ -65,10 +67,8 @@ final class XcHighpri {
   /** The XC_IPL code in {@code flags} (plain {@code XC_HIGHPRI} = IPL_SOFTSERIAL). */
   static int decodeIpl(int flags) {
     int code = (flags & Xcall.XC_IPL_MASK) >>> Xcall.XC_IPL_SHIFT;
-    if (code >= IPL_OF_CODE.length) {
-      throw new IllegalArgumentException("bad XC_IPL code in xcall flags: 0x"
-          + Integer.toHexString(flags));
-    }
+    checkArgument(code < IPL_OF_CODE.length, "bad XC_IPL code in xcall flags: 0x%s",
+        Integer.toHexString(flags));
     return code;
   }
 

@@ -28,23 +28,30 @@ final class XcState {
     this.busy = new KCondvar(cvName);
   }
 
-  /** Spins this many volatile reads of donep before sleeping (see Xcall's notes). */
-  private static final int SPINS = 2_000;
+  /**
+   * Volatile reads of donep that {@code xc_wait} spins through before sleeping when the
+   * {@link Xcall#OPTION_WAIT_SPIN} boot option is on (see Xcall's notes).
+   */
+  static final int SPINS = 2_000;
 
-  /** The body of {@code xc_wait}: returns once {@code donep >= where}. */
-  void waitDone(long where) {
+  /**
+   * The body of {@code xc_wait}: returns once {@code donep >= where}. Checks donep once, spins
+   * up to {@code spins} more reads, then sleeps on xc_busy; NetBSD (1.18 and later) is
+   * {@code spins == 0}.
+   */
+  void waitDone(long where, int spins) {
     if (donep >= where) {
       return;
     }
-    for (int i = 0; i < SPINS; i++) {
+    for (int i = 0; i < spins; i++) {
       Thread.onSpinWait();
       if (donep >= where) {
         return;
       }
       // A preemption point: the job's callback for this very CPU (xcall/N or the xcall
-      // softint) waits for the CPU the waiter holds; without it, a low-priority broadcast
-      // always spun out all SPINS before sleeping let that callback run. xc_wait may sleep,
-      // so being preempted here is allowed (NetBSD's xc_wait gives the CPU up in cv_wait).
+      // softint) may be waiting for the CPU the waiter holds, and only a preemption point lets
+      // it run during the spin. xc_wait may sleep, so being preempted here is allowed (NetBSD's
+      // xc_wait gives the CPU up in cv_wait).
       Kern.preempt();
     }
     lock.enter();

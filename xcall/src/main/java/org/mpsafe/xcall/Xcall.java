@@ -1,5 +1,10 @@
 package org.mpsafe.xcall;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+
+import java.util.List;
+import java.util.function.Consumer;
 import org.mpsafe.kern.BootAttachment;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
@@ -7,8 +12,10 @@ import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
+import org.mpsafe.kern.KernelPanic;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.MachineStopped;
 import org.mpsafe.kern.Pri;
 import org.mpsafe.kern.Trace;
 
@@ -57,10 +64,15 @@ import org.mpsafe.kern.Trace;
  * preemption point; a softint (softnet under forwarding load) that takes the CPU there delays
  * the callback while the thread has already counted itself in tailp.
  *
- * Differences from NetBSD: xc_wait spins briefly (a few microseconds) on donep before sleeping,
- * so that a high-priority round does not park when the targets are running (a latency choice,
- * not a semantic one: the condition is the same). The low-priority handoff to an xcall/N thread
- * is a cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
+ * Differences from NetBSD: with OPTION_WAIT_SPIN on (the default), xc_wait spins briefly (up to
+ * XcState.SPINS volatile reads of donep, a few microseconds, each with a preemption point)
+ * before sleeping, so that a round whose targets are running does not park the waiter. NetBSD's
+ * xc_wait (1.18, NetBSD 6/7, and later) checks donep once and then sleeps on xc_busy; boot with
+ * OPTION_WAIT_SPIN = false for exactly that. The condition waited for is the same either way,
+ * so the spin changes latency and interleavings, never what xc_wait promises (I3). The default
+ * stays on because the benchmarks' baselines were taken with it; docs/performance.md compares
+ * the time to panic of the stress repro with and without it. The low-priority handoff to an xcall/N thread is a
+ * cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
  * </pre>
  */
 public final class Xcall {
@@ -68,6 +80,11 @@ public final class Xcall {
   public static final String OPTION_ACCOUNTING = "xcall.accounting";
   /** Boot option: Boolean, the early-return detector; default off. */
   public static final String OPTION_DETECTOR = "xcall.earlyReturnDetector";
+  /**
+   * Boot option: Boolean, whether {@code xc_wait} spins on {@code xc_donep} before sleeping;
+   * default on. Off is NetBSD's {@code xc_wait}: one check, then {@code cv_wait}.
+   */
+  public static final String OPTION_WAIT_SPIN = "xcall.waitSpin";
 
   /** {@code XC_HIGHPRI}. */
   public static final int XC_HIGHPRI = 0x01;
@@ -84,6 +101,8 @@ public final class Xcall {
 
   final Machine machine;
   final XcallAccounting accounting;
+  /** Spins of xc_wait before sleeping: XcState.SPINS, or 0 with OPTION_WAIT_SPIN off. */
+  final int waitSpins;
   final XcState lo = new XcState("xclocv", new KMutex("xc_lock"));
   private final KCondvar[] cpuXcall;
   /** {@code ci->ci_data.cpu_xcall_pending}, per CPU; under lo.lock. */
@@ -102,6 +121,7 @@ public final class Xcall {
   private Xcall(Machine m) {
     this.machine = m;
     this.accounting = m.config().option(OPTION_ACCOUNTING, XcallAccounting.FIXED_DONEP);
+    this.waitSpins = m.config().option(OPTION_WAIT_SPIN, Boolean.TRUE) ? XcState.SPINS : 0;
     this.detector = Boolean.TRUE.equals(m.config().option(OPTION_DETECTOR, Boolean.FALSE))
         ? new EarlyReturnDetector() : null;
     this.broadcastEv = new EvCnt(m, "crosscall", "broadcast");
@@ -192,10 +212,10 @@ public final class Xcall {
       h.beforeWait(where);
     }
     if ((where & XC_PRI_BIT) != 0) {
-      xc.hi.state.waitDone(where & ~XC_PRI_BIT);
+      xc.hi.state.waitDone(where & ~XC_PRI_BIT, xc.waitSpins);
       return;
     }
-    xc.lo.waitDone(where);
+    xc.lo.waitDone(where, xc.waitSpins);
     Trace.record(XC_WAIT_RETURN, where, xc.lo.donep);
     XcallEvents.WaitReturn ev = new XcallEvents.WaitReturn();
     if (ev.isEnabled()) {
@@ -335,10 +355,10 @@ public final class Xcall {
 
       lo.lock.enter();
       // The detector's bit goes before donep++: a waiter on xc_wait's unlocked fast path may
-      // return the instant it sees donep >= where and then reads the job's finished mask; with
-      // the bit written after the increment it could miss it and report an early return that
-      // never happened (seen in FIXED_DONEP with a single requester). Observation only: the
-      // algorithm's order (callback, then donep++) is unchanged.
+      // return the instant it sees donep >= where and then reads the job's finished mask, so
+      // the bit must be visible by then, or the waiter would report an early return that never
+      // happened (even under FIXED_DONEP with a single requester). Observation only: the
+      // algorithm's order (callback, then donep++) is NetBSD's.
       if (detector != null) {
         detector.finished(job, i);
       }
@@ -350,7 +370,7 @@ public final class Xcall {
   static void call(XcFunc func, Object arg1, Object arg2, Lwp l) {
     try {
       func.call(arg1, arg2);
-    } catch (org.mpsafe.kern.KernelPanic | org.mpsafe.kern.MachineStopped e) {
+    } catch (KernelPanic | MachineStopped e) {
       throw e;
     } catch (RuntimeException | Error e) {
       throw Kassert.panic("%s: xcall function %p threw %s", l.name(), func, e);
@@ -392,6 +412,11 @@ public final class Xcall {
     return accounting;
   }
 
+  /** Whether {@code xc_wait} spins before sleeping ({@link #OPTION_WAIT_SPIN}). */
+  public boolean waitSpin() {
+    return waitSpins > 0;
+  }
+
   /** Low-priority jobs posted ({@code crosscall broadcast} + {@code unicast}). */
   public long lowpriCount() {
     return broadcastEv.value() + unicastEv.value();
@@ -420,16 +445,15 @@ public final class Xcall {
   }
 
   /** The first early returns seen (at most 64). */
-  public java.util.List<EarlyReturn> earlyReturnEvents() {
-    return detector == null ? java.util.List.of() : detector.recent();
+  public List<EarlyReturn> earlyReturnEvents() {
+    return detector == null ? List.of() : detector.recent();
   }
 
   /** Calls {@code l} (in the waiter's thread) for each early return; detector must be on. */
-  public void onEarlyReturn(java.util.function.Consumer<EarlyReturn> l) {
-    if (detector == null) {
-      throw new IllegalStateException("the early-return detector is off; boot with "
-          + OPTION_DETECTOR + "=true");
-    }
+  public void onEarlyReturn(Consumer<EarlyReturn> l) {
+    checkNotNull(l, "listener");
+    checkState(detector != null, "the early-return detector is off; boot with %s=true",
+        OPTION_DETECTOR);
     detector.addListener(l);
   }
 

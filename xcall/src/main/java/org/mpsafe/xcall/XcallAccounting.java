@@ -1,5 +1,9 @@
 package org.mpsafe.xcall;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import java.util.Locale;
+
 /**
  * How low-priority xcall counts finished callbacks: the subject of PR kern/51632.
  *
@@ -23,7 +27,8 @@ public enum XcallAccounting {
 
   /** Parses {@code legacy} / {@code fixed} (or the constant names), case-insensitively. */
   public static XcallAccounting parse(String s) {
-    switch (s.trim().toLowerCase(java.util.Locale.ROOT)) {
+    checkNotNull(s, "xcall accounting");
+    switch (s.trim().toLowerCase(Locale.ROOT)) {
       case "legacy", "legacy_tailp", "tailp":
         return LEGACY_TAILP;
       case "fixed", "fixed_donep", "donep":

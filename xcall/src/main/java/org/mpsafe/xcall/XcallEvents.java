@@ -2,6 +2,7 @@ package org.mpsafe.xcall;
 
 import jdk.jfr.Category;
 import jdk.jfr.Description;
+import jdk.jfr.Event;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -19,7 +20,7 @@ final class XcallEvents {
   @Category({"mpsafe", "xcall"})
   @Description("xc_lowpri/xc_highpri posted a job: its ticket and target CPUs")
   @StackTrace(false)
-  static final class Job extends jdk.jfr.Event {
+  static final class Job extends Event {
     @Label("Ticket") long ticket;
     @Label("Job") long job;
     @Label("CPU Mask") long cpus;
@@ -31,7 +32,7 @@ final class XcallEvents {
   @Category({"mpsafe", "xcall"})
   @Description("A low-priority callback running in xcall/N (the call itself)")
   @StackTrace(false)
-  static final class Callback extends jdk.jfr.Event {
+  static final class Callback extends Event {
     @Label("CPU") int cpu;
     @Label("Job") long job;
   }
@@ -41,7 +42,7 @@ final class XcallEvents {
   @Category({"mpsafe", "xcall"})
   @Description("xc_wait(ticket) returned")
   @StackTrace(false)
-  static final class WaitReturn extends jdk.jfr.Event {
+  static final class WaitReturn extends Event {
     @Label("Ticket") long ticket;
     @Label("xc_donep") long donep;
   }
@@ -51,7 +52,7 @@ final class XcallEvents {
   @Category({"mpsafe", "xcall"})
   @Description("xc_wait returned while a callback of its job had not finished (PR kern/51632)")
   @StackTrace(true)
-  static final class EarlyReturn extends jdk.jfr.Event {
+  static final class EarlyReturn extends Event {
     @Label("Ticket") long ticket;
     @Label("Job") long job;
     @Label("Still Running On") String running;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /**
  * {@link XcallContractTest} under {@link XcallAccounting#LEGACY_TAILP} (NetBSD 6/7,
@@ -30,7 +31,7 @@ class LegacyTailpXcallTest extends XcallContractTest {
    * its completion raises xc_donep to A's ticket: A's xc_wait returns with A's callback still
    * held (PR kern/51632 with two unicasts, deterministically).
    */
-  @org.junit.jupiter.api.Test
+  @Test
   void nextJobIsAdmittedWhenEveryCpuStartedAndReleasesThePreviousWaiter() {
     try (HeldJobScenario s = new HeldJobScenario().start()) {
       awaitK().until(() -> s.bRan.get() && s.aReturned.get());

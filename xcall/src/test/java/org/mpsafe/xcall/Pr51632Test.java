@@ -8,7 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.mpsafe.kern.KGate;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -32,10 +33,13 @@ import org.mpsafe.kern.Pri;
 class Pr51632Test {
   private static final Duration LIMIT = Duration.ofSeconds(20);
 
-  private static Machine boot(XcallAccounting mode) {
-    return Machine.boot(MachineConfig.of(2)
+  private static Machine boot(XcallAccounting mode, boolean waitSpin) {
+    Machine m = Machine.boot(MachineConfig.of(2)
         .withOption(Xcall.OPTION_ACCOUNTING, mode)
+        .withOption(Xcall.OPTION_WAIT_SPIN, waitSpin)
         .withOption(Xcall.OPTION_DETECTOR, true));
+    assertEquals(waitSpin, Xcall.of(m).waitSpin());
+    return m;
   }
 
   private static final class Run {
@@ -70,9 +74,11 @@ class Pr51632Test {
     }
   }
 
-  @Test
-  void legacyTailpLetsXcWaitReturnWhileItsCallbackStillRuns() {
-    try (Machine m = boot(XcallAccounting.LEGACY_TAILP)) {
+  /** With and without xc_wait's spin: NetBSD's xc_wait (checks once, then sleeps) is "false". */
+  @ParameterizedTest(name = "xc_wait spin {0}")
+  @ValueSource(booleans = {true, false})
+  void legacyTailpLetsXcWaitReturnWhileItsCallbackStillRuns(boolean waitSpin) {
+    try (Machine m = boot(XcallAccounting.LEGACY_TAILP, waitSpin)) {
       Run r = new Run();
       r.start(m);
       Xcall xc = Xcall.of(m);
@@ -93,9 +99,10 @@ class Pr51632Test {
     }
   }
 
-  @Test
-  void fixedDonepKeepsXcWaitUntilEveryCallbackReturned() {
-    try (Machine m = boot(XcallAccounting.FIXED_DONEP)) {
+  @ParameterizedTest(name = "xc_wait spin {0}")
+  @ValueSource(booleans = {true, false})
+  void fixedDonepKeepsXcWaitUntilEveryCallbackReturned(boolean waitSpin) {
+    try (Machine m = boot(XcallAccounting.FIXED_DONEP, waitSpin)) {
       Run r = new Run();
       r.start(m);
       // B sleeps in xc_lowpri's admission while A's callback sits at the gate; then A goes on

@@ -63,8 +63,14 @@ abstract class XcallContractTest {
     return boot(ncpu, false);
   }
 
+  /** Whether xc_wait spins before sleeping ({@link Xcall#OPTION_WAIT_SPIN}); on by default. */
+  boolean waitSpin() {
+    return true;
+  }
+
   Machine boot(int ncpu, boolean detector) {
-    MachineConfig c = MachineConfig.of(ncpu).withOption(Xcall.OPTION_ACCOUNTING, mode());
+    MachineConfig c = MachineConfig.of(ncpu).withOption(Xcall.OPTION_ACCOUNTING, mode())
+        .withOption(Xcall.OPTION_WAIT_SPIN, waitSpin());
     if (detector) {
       c = c.withOption(Xcall.OPTION_DETECTOR, true);
     }
@@ -344,12 +350,12 @@ abstract class XcallContractTest {
 
   /**
    * With one requester no job overlaps another in either mode, so the early-return detector
-   * must never fire. It used to, rarely: xc_thread set the detector's "finished" bit after
-   * donep++, and a waiter on xc_wait's unlocked fast path that saw the new donep between the
-   * two reported an early return that never happened (7 in one run of 100k rounds of this
-   * loop on a 2-core box, 0 in another of 300k: it needs the host to deschedule the xcall
-   * thread between two statements). This test catches that ordering only by chance; the
-   * argument for the fix is the happens-before note in xc_thread.
+   * must never fire. What keeps it silent is an ordering in xc_thread: the detector's
+   * "finished" bit is written before donep++, so a waiter on xc_wait's unlocked fast path that
+   * sees the new donep also sees the bit. With the two the other way round, a waiter that read
+   * donep between them would report an early return that never happened, and only when the
+   * host deschedules the xcall thread between two statements: this loop can catch that
+   * ordering only by chance, so the argument for it is the happens-before note in xc_thread.
    */
   @Test
   void earlyReturnDetectorStaysSilentWithOneRequester() {
