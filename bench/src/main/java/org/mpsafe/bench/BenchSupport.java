@@ -1,5 +1,6 @@
 package org.mpsafe.bench;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.mpsafe.kern.Machine;
@@ -18,7 +19,7 @@ final class BenchSupport {
 
   /** Boots a machine of {@code ncpu} CPUs with the watchdog off (a benchmark may idle long). */
   static Machine boot(MachineConfig c) {
-    return Machine.boot(c.withWatchdog(java.time.Duration.ZERO));
+    return Machine.boot(c.withWatchdog(Duration.ZERO));
   }
 
   static MachineConfig config(int ncpu) {

@@ -1,5 +1,6 @@
 package org.mpsafe.bench;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -302,7 +303,7 @@ public class LookupBench {
           ls[n++] = len;
         }
       }
-      lengths = java.util.Arrays.copyOf(ls, n);
+      lengths = Arrays.copyOf(ls, n);
     }
 
     /** Longest-prefix match; caller holds the read lock. */

@@ -20,6 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.openjdk.jmh.annotations.Benchmark;
 
 /**
  * Calls every benchmark method a few times through its states' setup and teardown, as JMH
@@ -203,7 +204,7 @@ class BenchSmokeTest {
     for (Class<?> c : List.of(PsrefBench.class, XcallBench.class, PsrefDestroyBench.class,
         LookupBench.class, PreemptBench.class)) {
       for (var m : c.getDeclaredMethods()) {
-        if (m.isAnnotationPresent(org.openjdk.jmh.annotations.Benchmark.class)) {
+        if (m.isAnnotationPresent(Benchmark.class)) {
           methods.add(m.getName());
         }
       }

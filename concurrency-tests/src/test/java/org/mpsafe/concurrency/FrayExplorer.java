@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
+import java.util.function.Supplier;
 import kotlin.Unit;
 import kotlinx.serialization.json.Json;
 import org.mpsafe.kern.Machine;
@@ -185,7 +186,7 @@ public final class FrayExplorer {
    * construction for a progress screen drawn with ANSI clear-screen codes, which would garble
    * Maven's log. Fray's log lines (failures, the run summary) still reach the console.
    */
-  private static <T> T quietly(java.util.function.Supplier<T> s) {
+  private static <T> T quietly(Supplier<T> s) {
     PrintStream out = System.out;
     System.setOut(new PrintStream(OutputStream.nullOutputStream(), false, StandardCharsets.UTF_8));
     try {

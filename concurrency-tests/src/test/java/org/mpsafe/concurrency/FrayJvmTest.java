@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.mpsafe.kern.Machine;
+import org.mpsafe.psref.Psrefs;
+import org.mpsafe.xcall.Xcall;
 
 /**
  * The precondition of the module, as a test of its own: the tests run on Fray's instrumented
@@ -19,8 +22,8 @@ class FrayJvmTest {
 
   @Test
   void classesUnderTestAreRelease17() throws Exception {
-    for (Class<?> c : new Class<?>[] {org.mpsafe.kern.Machine.class,
-        org.mpsafe.xcall.Xcall.class, org.mpsafe.psref.Psrefs.class, FrayJvmTest.class}) {
+    for (Class<?> c : new Class<?>[] {Machine.class,
+        Xcall.class, Psrefs.class, FrayJvmTest.class}) {
       try (var in = c.getResourceAsStream(c.getSimpleName() + ".class")) {
         byte[] head = in.readNBytes(8);
         int major = ((head[6] & 0xff) << 8) | (head[7] & 0xff);

@@ -32,9 +32,9 @@ public final class Lwp implements KObject {
   /** Owned by the LWP: {@code l_nopreempt}. */
   int nopreempt;
   /** Owned by the LWP: {@code l_psrefs}, counted when psref's per-LWP accounting is on. */
-  public int psrefs;
+  int psrefs;
   /** Owned by the LWP: nesting depth of pserialize read sections. */
-  public int pserializeDepth;
+  int pserializeDepth;
   /** The CPU it is bound to, or null. */
   volatile Cpu boundCpu;
   /** The CPU it runs on now, or ran on last; written under the scheduler lock. */
@@ -142,6 +142,40 @@ public final class Lwp implements KObject {
 
   public String wchan() {
     return wchan;
+  }
+
+  /**
+   * {@code l_psrefs}: passive references the LWP holds (when psref counts them). The LWP's own
+   * count: only its own thread changes it ({@link #psrefAcquired}, {@link #psrefReleased}),
+   * checked at softint return and LWP exit.
+   */
+  public int psrefs() {
+    return psrefs;
+  }
+
+  /** {@code l->l_psrefs++}: called by the LWP itself when it acquires a passive reference. */
+  public void psrefAcquired() {
+    psrefs++;
+  }
+
+  /** {@code l->l_psrefs--}: called by the LWP itself when it releases a passive reference. */
+  public void psrefReleased() {
+    psrefs--;
+  }
+
+  /** Nesting depth of the LWP's pserialize read sections ({@code pserialize_in_read_section}). */
+  public int pserializeDepth() {
+    return pserializeDepth;
+  }
+
+  /** {@code pserialize_read_enter}'s count: called by the LWP itself. */
+  public void pserializeReadEnter() {
+    pserializeDepth++;
+  }
+
+  /** {@code pserialize_read_exit}'s count: called by the LWP itself. */
+  public void pserializeReadExit() {
+    pserializeDepth--;
   }
 
   /** Its kernel stack, where C would keep locals whose address is taken. */

@@ -10,13 +10,14 @@ import static org.mpsafe.kern.KernTestSupport.assertCleanShutdown;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /** An LWP's kernel stack: frames die on return, keep their values, and are reused. */
 class KStackTest {
 
   /** Runs {@code body} with the stack of an LWP of a fresh machine. */
-  private static void withStack(java.util.function.Consumer<KStack> body) {
+  private static void withStack(Consumer<KStack> body) {
     try (Machine m = Machine.boot(MachineConfig.of(1))) {
       m.run("stacker", () -> body.accept(Kern.curlwp().stack()));
       assertCleanShutdown(m);

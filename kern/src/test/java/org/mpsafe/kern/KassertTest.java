@@ -188,7 +188,7 @@ class KassertTest {
   void psrefLeakAtSoftintReturnPanics() {
     try (Machine m = Machine.boot(MachineConfig.of(2))) {
       Softint.Handle h = m.softint().establish(Softint.SOFTINT_NET,
-          () -> Kern.curlwp().psrefs++, "leaky");
+          () -> Kern.curlwp().psrefAcquired(), "leaky");
       m.softint().scheduleCpu(h, m.cpu(0));
       Panic p = awaitPanic(m);
       assertEquals("kernel diagnostic assertion \"l->l_psrefs == 0\" failed: file "
@@ -204,7 +204,7 @@ class KassertTest {
   @Test
   void psrefLeakAtLwpExitPanics() {
     try (Machine m = Machine.boot(MachineConfig.of(2))) {
-      m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> Kern.curlwp().psrefs++, "leaker");
+      m.kthreadCreate(Pri.PRI_KTHREAD, 0, null, () -> Kern.curlwp().psrefAcquired(), "leaker");
       Panic p = awaitPanic(m);
       assertEquals("kernel diagnostic assertion \"l->l_psrefs == 0\" failed: file "
           + "\"sys/kern/kern_lwp.c\", line 1094 lwp_exit: l_psrefs=1", p.message());

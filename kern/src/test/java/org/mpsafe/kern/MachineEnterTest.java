@@ -106,7 +106,7 @@ class MachineEnterTest {
           }
           assertNull(Lwp.currentOrNull());
           assertNull(((HostThread) Thread.currentThread()).adopted);
-          assertEquals(0, (int) m.call("call", () -> Kern.curlwp().psrefs));
+          assertEquals(0, (int) m.call("call", () -> Kern.curlwp().psrefs()));
           assertNull(Lwp.currentOrNull());
         } catch (Throwable ex) {
           failure.set(ex);
@@ -138,7 +138,7 @@ class MachineEnterTest {
   void exitWithAPsrefHeldPanics() {
     try (Machine m = Machine.boot(MachineConfig.of(1))) {
       Machine.Entry e = m.enter("host", m.cpu(0));
-      e.lwp().psrefs = 1;
+      e.lwp().psrefAcquired();
       KernelPanic p = assertThrows(KernelPanic.class, e::exit);
       assertTrue(p.getMessage().contains("l->l_psrefs == 0"), p.getMessage());
       assertNull(Lwp.currentOrNull());

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpsafe.kern.KernTestSupport.assertCleanShutdown;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -35,7 +36,7 @@ class TraceTest {
         }
         return Kern.curlwp().id();
       });
-      List<Trace.Event> all = new java.util.ArrayList<>();
+      List<Trace.Event> all = new ArrayList<>();
       for (Cpu c : m.cpus()) {
         all.addAll(c.trace.snapshot().stream().filter(e -> e.lwp() == lid).toList());
       }

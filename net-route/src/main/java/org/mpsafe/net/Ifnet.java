@@ -1,8 +1,10 @@
 package org.mpsafe.net;
 
+import java.util.concurrent.atomic.LongAdder;
 import org.mpsafe.kern.EvCnt;
-import org.mpsafe.kern.Kaddr;
+import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.KObject;
+import org.mpsafe.kern.Kaddr;
 import org.mpsafe.kern.Machine;
 
 /**
@@ -18,16 +20,16 @@ public final class Ifnet implements KObject {
   final EvCnt opackets;
   final EvCnt ipackets;
   /** {@code ifq_drops}: counted by the device side (host threads), hence atomic. */
-  final java.util.concurrent.atomic.LongAdder iqdrops = new java.util.concurrent.atomic.LongAdder();
+  final LongAdder iqdrops = new LongAdder();
   /** {@code IFNET_LOCK}: serialises in_control on this interface. */
-  final org.mpsafe.kern.KMutex ioctlLock;
+  final KMutex ioctlLock;
 
   Ifnet(Machine m, String name, int index) {
     this.name = name;
     this.index = index;
     this.opackets = new EvCnt(m, name, "opackets");
     this.ipackets = new EvCnt(m, name, "ipackets");
-    this.ioctlLock = new org.mpsafe.kern.KMutex(name + " ioctl");
+    this.ioctlLock = new KMutex(name + " ioctl");
   }
 
   public String name() {

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.psref.Psrefs;
@@ -96,7 +97,7 @@ public final class NetStack {
    * (static routes). Thread context; may sleep.
    */
   public void ifDetach(Ifnet ifp) {
-    int bound = org.mpsafe.kern.Kern.curlwpBind();
+    int bound = Kern.curlwpBind();
     ifp.ioctlLock.enter();
     try {
       ifp.up = false;
@@ -110,7 +111,7 @@ public final class NetStack {
       rt.rtDeleteMatchedEntries(r -> r.rtIfp == ifp);
     } finally {
       ifp.ioctlLock.exit();
-      org.mpsafe.kern.Kern.curlwpBindx(bound);
+      Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
   }

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.mpsafe.kern.Ipl;
 import org.mpsafe.kern.KCondvar;
@@ -62,7 +63,7 @@ public final class RouteTable {
   /** Under rtFreeLock: the rt_free thread is freeing a route it took off the queue. */
   private boolean rtFreeBusy;
   final KMutex ifaRefLock = new KMutex("ifa_ref");
-  final java.util.concurrent.atomic.AtomicLong rtDestroys = new java.util.concurrent.atomic.AtomicLong();
+  final AtomicLong rtDestroys = new AtomicLong();
 
   /** {@code rt_init}: call from an LWP. */
   RouteTable(Machine m) {

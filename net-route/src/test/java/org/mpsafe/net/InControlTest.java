@@ -15,7 +15,9 @@ import static org.mpsafe.net.NetFixture.ifconfig;
 import static org.mpsafe.net.NetFixture.ifconfigDelete;
 import static org.mpsafe.net.NetFixture.ip;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.mpsafe.kern.KernelPanic;
 import org.mpsafe.kern.Machine;
@@ -326,8 +328,8 @@ class InControlTest {
       Ifnet wm0 = net.ifAttach("wm0");
       Ifnet wm1 = net.ifAttach("wm1");
       int rounds = 200;
-      java.util.concurrent.atomic.AtomicInteger bad = new java.util.concurrent.atomic.AtomicInteger();
-      java.util.List<Thread> ts = new java.util.ArrayList<>();
+      AtomicInteger bad = new AtomicInteger();
+      List<Thread> ts = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         Ifnet ifp = t % 2 == 0 ? wm0 : wm1;
         Thread th = new Thread(() -> m.run("ifconfig", () -> {

@@ -11,6 +11,7 @@ import static org.mpsafe.net.NetFixture.ifconfig;
 import static org.mpsafe.net.NetFixture.ip;
 
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.mpsafe.kern.Kern;
@@ -38,8 +39,8 @@ class InputDropsTest {
       // Hold cpu0 at IPL_SOFTNET so its ipintr cannot drain the queue while the senders run:
       // the queue fills, and from then on every packet is a drop.
       AtomicLong held = new AtomicLong();
-      java.util.concurrent.atomic.AtomicBoolean release =
-          new java.util.concurrent.atomic.AtomicBoolean();
+      AtomicBoolean release =
+          new AtomicBoolean();
       m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(0), () -> {
         int s = Kern.splsoftnet();
         held.set(1);

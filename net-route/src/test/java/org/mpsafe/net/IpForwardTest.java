@@ -198,7 +198,7 @@ class IpForwardTest {
       p.rcvif = r.wm0;
       assertThrows(KernelPanic.class, () -> r.m.run("ipfwd", () -> {
         int bound = Kern.curlwpBind();
-        r.net.ip.ipForward(p, org.mpsafe.kern.Kern.curcpu(), new Psref(), new Psref(), new long[6]);
+        r.net.ip.ipForward(p, Kern.curcpu(), new Psref(), new Psref(), new long[6]);
         Kern.curlwpBindx(bound);
       }));
       assertEquals("kernel diagnostic assertion \"cpu_softintr_p()\" failed: "
@@ -219,7 +219,7 @@ class IpForwardTest {
       p.dst = ip("10.1.0.5");
       p.ttl = 64;
       r.m.kthreadCreate(Pri.PRI_KTHREAD, 0, r.m.cpu(1),
-          () -> r.net.ip.ipForward(p, org.mpsafe.kern.Kern.curcpu(), new Psref(), new Psref(), new long[6]), "fwd/1");
+          () -> r.net.ip.ipForward(p, Kern.curcpu(), new Psref(), new Psref(), new long[6]), "fwd/1");
       assertTrue(r.m.awaitStop(LIMIT));
       assertTrue(r.m.panic().orElseThrow().message().endsWith(
           "ip_forward: not in the software interrupt handler; synchronization assumptions "

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
@@ -42,8 +43,8 @@ class NetStackDestroyTest {
 
       // Host threads in the NICs' role, one per CPU, until every interface has forwarded.
       List<Thread> nics = new ArrayList<>();
-      java.util.concurrent.atomic.AtomicBoolean stop =
-          new java.util.concurrent.atomic.AtomicBoolean();
+      AtomicBoolean stop =
+          new AtomicBoolean();
       int[] dsts = {Inet.parse("10.0.0.9"), Inet.parse("10.1.0.9"), Inet.parse("172.16.3.4"),
           Inet.parse("10.2.0.1"), Inet.parse("192.0.2.1")};
       for (int c = 0; c < m.ncpu(); c++) {

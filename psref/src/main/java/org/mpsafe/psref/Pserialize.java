@@ -53,21 +53,21 @@ public final class Pserialize {
   public static int readEnter() {
     Lwp l = Lwp.current();
     int s = Kern.splraiseipl(l, Ipl.IPL_SOFTSERIAL);
-    l.pserializeDepth++;
+    l.pserializeReadEnter();
     return s;
   }
 
   /** {@code pserialize_read_exit(s)}. */
   public static void readExit(int s) {
     Lwp l = Lwp.current();
-    Kassert.kassert(l.pserializeDepth > 0, "pserialize_in_read_section()", FILE, 275);
-    l.pserializeDepth--;
+    Kassert.kassert(l.pserializeDepth() > 0, "pserialize_in_read_section()", FILE, 275);
+    l.pserializeReadExit();
     Kern.splx(l, s);
   }
 
   /** {@code pserialize_in_read_section()}: only inside assertions. */
   public static boolean inReadSection() {
-    return Lwp.current().pserializeDepth > 0;
+    return Lwp.current().pserializeDepth() > 0;
   }
 
   /**

@@ -199,7 +199,7 @@ public final class Psrefs {
     psref.linked = false;
     Kern.splx(l, s);
     if (cls.options.lwpCount()) {
-      l.psrefs--;
+      l.psrefReleased();
     }
     if (target.prtDraining) {
       cls.prcCv.broadcast();
@@ -251,7 +251,7 @@ public final class Psrefs {
     cls.prcPercpu.putref(l);
     Kern.splx(l, s);
     if (cls.options.lwpCount()) {
-      l.psrefs++;
+      l.psrefAcquired();
     }
   }
 

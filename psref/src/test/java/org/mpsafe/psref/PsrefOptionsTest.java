@@ -115,15 +115,15 @@ class PsrefOptionsTest {
       Lwp l = Kern.curlwp();
       Psref a = new Psref();
       Psref b = new Psref();
-      StringBuilder sb = new StringBuilder().append(l.psrefs);
+      StringBuilder sb = new StringBuilder().append(l.psrefs());
       Psrefs.acquire(a, t, cls);
-      sb.append(l.psrefs);
+      sb.append(l.psrefs());
       Psrefs.copy(b, a, cls);
-      sb.append(l.psrefs);
+      sb.append(l.psrefs());
       Psrefs.release(a, t, cls);
-      sb.append(l.psrefs);
+      sb.append(l.psrefs());
       Psrefs.release(b, t, cls);
-      return sb.append(l.psrefs).toString();
+      return sb.append(l.psrefs()).toString();
     });
   }
 
