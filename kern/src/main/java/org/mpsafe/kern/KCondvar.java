@@ -66,7 +66,7 @@ public final class KCondvar implements KObject {
   private int timedwait0(KMutex mtx, int ticks) {
     Lwp l = Lwp.current();
     Kassert.kassert(mtx.owned(), "mutex_owned(mtx)", "sys/kern/kern_condvar.c", 219);
-    long deadline = ticks == 0 ? 0 : System.nanoTime() + l.machine().ticksToNanos(ticks);
+    long deadline = ticks == 0 ? 0 : l.machine().clockNanos() + l.machine().ticksToNanos(ticks);
     sleepq.enqueue(l);
     mtx.exitNoPreempt(l);
     boolean woke;

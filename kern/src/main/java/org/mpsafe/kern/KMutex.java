@@ -65,6 +65,7 @@ public final class KMutex implements KObject {
       spinEnter(l);
       return;
     }
+    Kern.schedPoint(l);
     if (OWNER.compareAndSet(this, null, l)) {
       return;
     }
@@ -99,7 +100,7 @@ public final class KMutex implements KObject {
       throw Kassert.panic("Mutex error: %s: %s", "mutex_vector_enter", "locking against myself");
     }
     for (int i = 0; !OWNER.compareAndSet(this, null, l); i++) {
-      Thread.onSpinWait();
+      Kern.spinWait();
       if ((i & 1023) == 1023) {
         l.machine().checkRunning();
       }
@@ -120,7 +121,7 @@ public final class KMutex implements KObject {
         } else if (o.state != Lwp.State.ONPROC) {
           break;
         }
-        Thread.onSpinWait();
+        Kern.spinWait();
       }
       waiters.enqueue(l);
       if (OWNER.compareAndSet(this, null, l)) {

@@ -36,6 +36,7 @@ public final class KRwlock implements KObject {
   /** {@code rw_enter(rw, op)}: may sleep. */
   public void enter(int op) {
     Lwp l = Lwp.current();
+    Kern.schedPoint(l);
     if (op == RW_READER) {
       while (!tryRead()) {
         waiters.enqueue(l);

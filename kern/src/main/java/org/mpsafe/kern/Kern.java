@@ -147,14 +147,52 @@ public final class Kern {
   }
 
   static void preemptPoint(Lwp l) {
-    if (l.cpu.wantPri > l.pri) {
+    Cpu c = l.cpu;
+    DetScheduler det = c.det;
+    if (det != null) {
+      if (det.inDevice()) {
+        return;
+      }
+      det.step(l, false);
+    }
+    if (c.wantPri > l.pri) {
       l.machine().sched.preempt(l, false);
+    }
+  }
+
+  /**
+   * A scheduling point that is not a preemption point (a lock entry): on a deterministic machine
+   * another CPU's LWP may run here; nothing otherwise.
+   */
+  static void schedPoint(Lwp l) {
+    DetScheduler det = l.cpu.det;
+    if (det != null) {
+      det.step(l, false);
+    }
+  }
+
+  /**
+   * One iteration of a busy-wait for another LWP ({@code SPINLOCK_BACKOFF}): a spin hint to the
+   * host CPU, or on a deterministic machine a scheduling point at which the spinner lets
+   * another LWP run (it could never see the change it waits for otherwise).
+   */
+  public static void spinWait() {
+    Lwp l = Lwp.currentOrNull();
+    DetScheduler det = l == null ? null : l.cpu.det;
+    if (det != null) {
+      det.step(l, true);
+    } else {
+      Thread.onSpinWait();
     }
   }
 
   /** {@code yield()}: lets any LWP waiting for this CPU run first (a time slice ends). */
   public static void yield() {
     Lwp l = Lwp.current();
+    DetScheduler det = l.cpu.det;
+    if (det != null) {
+      det.step(l, true);
+    }
     if (l.cpu.anyWaiter) {
       l.machine().sched.preempt(l, true);
     }
@@ -169,7 +207,7 @@ public final class Kern {
     Machine m = l.machine();
     Sleepq q = new Sleepq();
     q.enqueue(l);
-    q.block(l, wmesg, System.nanoTime() + m.ticksToNanos(ticks));
+    q.block(l, wmesg, m.clockNanos() + m.ticksToNanos(ticks));
   }
 
   /** {@code getticks()}: ticks of {@code hz} since boot. */

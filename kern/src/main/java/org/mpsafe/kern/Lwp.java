@@ -1,6 +1,7 @@
 package org.mpsafe.kern;
 
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code struct lwp}: a kernel light-weight process, carried by one Java platform thread.
@@ -55,6 +56,17 @@ public final class Lwp implements KObject {
    * under the scheduler lock. A grant to an LWP without it is a scheduler panic.
    */
   boolean wantsCpu;
+  /** Deterministic machine: parked, waiting to be chosen; under the baton. */
+  boolean detWaiting;
+  /** Deterministic machine: what it waits for (null: ready at once); under the baton. */
+  BooleanSupplier detCond;
+  /** Deterministic machine: virtual deadline of its wait, or DetScheduler.NONE. */
+  long detDeadline = DetScheduler.NONE;
+  /** Deterministic machine: PCT priority. */
+  long detPri;
+  /** The conditions of its two waits, made once (no allocation per wait). */
+  final BooleanSupplier grantedCond = () -> granted != null;
+  final BooleanSupplier wokenCond = () -> woken;
 
   volatile State state = State.NEW;
   /** What it sleeps on (a wait channel name), for the watchdog. */
@@ -183,10 +195,21 @@ public final class Lwp implements KObject {
     return stack;
   }
 
-  /** Blocks the thread until {@link #woken}, the deadline (0 = none) or the machine stops. */
+  /**
+   * Blocks the thread until {@link #woken}, the deadline on the machine's clock (0 = none) or
+   * the machine stops.
+   */
   boolean parkUntilWoken(long deadlineNanos) {
+    DetScheduler det = machine.det;
     while (!woken) {
       machine.checkRunning();
+      if (det != null) {
+        if (deadlineNanos != 0 && det.now() >= deadlineNanos) {
+          return false;
+        }
+        det.block(this, wokenCond, deadlineNanos == 0 ? DetScheduler.NONE : deadlineNanos);
+        continue;
+      }
       if (deadlineNanos == 0) {
         LockSupport.park(this);
       } else {

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -70,22 +71,29 @@ public final class Machine implements AutoCloseable {
   private volatile boolean running = true;
   private volatile Outcome outcome = Outcome.RUNNING;
   private final Watchdog watchdog;
+  /** The baton of a deterministic machine ({@link Deterministic}); null when host-scheduled. */
+  final DetScheduler det;
 
   private Machine(MachineConfig config, Ticker watchdogTicker) {
     this.config = config;
     this.bootNanos = System.nanoTime();
+    Deterministic d = config.option(Deterministic.OPTION, null);
+    this.det = d == null ? null : new DetScheduler(this, d);
+    if (det != null) {
+      Kaddr.allocateFrom(det);
+    }
     this.cpus = new Cpu[config.ncpu()];
     for (int i = 0; i < cpus.length; i++) {
       cpus[i] = new Cpu(this, i, config.traceSize());
-      cpus[i].trace.start(bootNanos);
+      cpus[i].trace.start(bootNanos, det);
     }
     this.sched = new Scheduler(this, cpus);
     this.softint = new Softint(this);
     for (Cpu c : cpus) {
       softint.attach(c);
     }
-    this.watchdog = new Watchdog(this, sched, watchdogTicker, config.watchdog().toNanos(),
-        stopped);
+    this.watchdog = new Watchdog(this, sched, det != null ? det.ticker : watchdogTicker,
+        config.watchdog().toNanos(), stopped, det == null);
   }
 
   /** Boots a machine: CPUs, softint LWPs (started before this returns), the watchdog. */
@@ -104,6 +112,9 @@ public final class Machine implements AutoCloseable {
     }
     // Boot returns once every softint LWP has started: one still in state NEW would not be made
     // runnable by a softint_schedule, which would then miss the caller's next splx()/mutex_exit.
+    if (m.det != null) {
+      m.det.hostRun(m.softint::allStarted, DetScheduler.NONE, 0);
+    }
     try {
       if (!m.softint.awaitStarted(TimeUnit.SECONDS.toNanos(30))) {
         m.shutdown();
@@ -152,16 +163,80 @@ public final class Machine implements AutoCloseable {
 
   /** {@code getticks()}. */
   public int getticks() {
-    return (int) ((System.nanoTime() - bootNanos) * config.hz() / 1_000_000_000L);
+    return (int) (uptimeNanos() * config.hz() / 1_000_000_000L);
   }
 
   long ticksToNanos(int ticks) {
     return ticks * (1_000_000_000L / config.hz());
   }
 
-  /** Nanoseconds since boot. */
+  /** Nanoseconds since boot: virtual on a deterministic machine, the host's otherwise. */
   public long uptimeNanos() {
-    return System.nanoTime() - bootNanos;
+    return det != null ? det.now() : System.nanoTime() - bootNanos;
+  }
+
+  /** The clock timed waits are measured on: {@code System.nanoTime()}, or virtual time. */
+  long clockNanos() {
+    return det != null ? det.now() : System.nanoTime();
+  }
+
+  /** True if this machine is deterministic ({@link Deterministic}). */
+  public boolean deterministic() {
+    return det != null;
+  }
+
+  /** The schedule so far of a deterministic machine: seed, steps, digest, virtual time. */
+  public Optional<Schedule> schedule() {
+    return det == null ? Optional.empty() : Optional.of(det.schedule());
+  }
+
+  /**
+   * Lets a deterministic machine run for {@code virtual} more virtual time, or until it stops;
+   * then it pauses and the calling thread (the one that booted it) has it to itself. Returns
+   * true if the machine is still running.
+   *
+   * @throws IllegalStateException on a host-scheduled machine, or from another thread
+   */
+  public boolean advance(Duration virtual) {
+    advanceUntil(() -> false, virtual);
+    return running;
+  }
+
+  /**
+   * Lets a deterministic machine run until {@code cond} holds (checked at every scheduling
+   * step), {@code virtualLimit} more virtual time has passed, or it stops; then it pauses.
+   * Returns true if {@code cond} holds.
+   *
+   * @throws IllegalStateException on a host-scheduled machine, or from another thread
+   */
+  public boolean advanceUntil(BooleanSupplier cond, Duration virtualLimit) {
+    if (det == null) {
+      throw new IllegalStateException("advance needs a deterministic machine");
+    }
+    long limit = virtualLimit.toNanos();
+    long deadline = limit >= DetScheduler.NONE - det.now() ? DetScheduler.NONE
+        : det.now() + limit;
+    det.hostRun(cond, deadline, det.wallCapNanos());
+    return cond.getAsBoolean();
+  }
+
+  /** True if the last advance of a deterministic machine ended on its wall-clock cap. */
+  public boolean wallCapHit() {
+    return det != null && det.recalled();
+  }
+
+  /**
+   * Attaches a device to a deterministic machine: it fires first at virtual time
+   * {@code firstNanos} since boot, then whenever it asks ({@link Device#fire}).
+   *
+   * @throws IllegalStateException on a host-scheduled machine, whose devices are host threads
+   */
+  public void attachDevice(String name, long firstNanos, Device device) {
+    if (det == null) {
+      throw new IllegalStateException("attachDevice needs a deterministic machine: " + name);
+    }
+    det.checkBaton("attachDevice " + name);
+    det.attachDevice(name, firstNanos, device);
   }
 
   /** The watchdog clock (nanoseconds since boot, never 0) that stamps {@link Lwp#since}. */
@@ -223,6 +298,9 @@ public final class Machine implements AutoCloseable {
       throw new IllegalArgumentException("cpu " + ci + " belongs to another machine");
     }
     checkRunning();
+    if (det != null) {
+      det.checkBaton("kthread_create " + name);
+    }
     Lwp l = newLwp(name, pri, ci != null ? Lwp.LP_BOUND : 0, ci, fn);
     l.thread.start();
     return l;
@@ -234,11 +312,18 @@ public final class Machine implements AutoCloseable {
         () -> lwpMain(self[0], fn));
     self[0] = l;
     lwps.add(l);
+    if (det != null) {
+      det.register(l, false);
+    }
     return l;
   }
 
   private void lwpMain(Lwp l, Runnable fn) {
     try {
+      if (det != null) {
+        det.begin(l);
+        checkRunning();
+      }
       sched.acquire(l);
       fn.run();
       kthreadExit(l);
@@ -253,6 +338,9 @@ public final class Machine implements AutoCloseable {
       LOG.log(System.Logger.Level.DEBUG, "LWP " + l.name() + " threw", t);
     } finally {
       l.state = Lwp.State.ZOMBIE;
+      if (det != null) {
+        det.exit(l);
+      }
     }
   }
 
@@ -347,14 +435,23 @@ public final class Machine implements AutoCloseable {
 
   /** A new LWP for the calling host thread (no thread of its own), listed in {@link #lwps}. */
   Lwp newHostLwp(String name, int pflag, Cpu bound) {
+    if (det != null) {
+      det.checkBaton("run/call/enter " + name);
+    }
     Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, pflag, bound, null);
     lwps.add(l);
+    if (det != null) {
+      det.adopt(l);
+    }
     return l;
   }
 
   /** Takes an adopted host thread's LWP off the list once the thread left the machine. */
   void forgetHostLwp(Lwp l) {
     lwps.remove(l);
+    if (det != null) {
+      det.unadopt(l);
+    }
   }
 
   /** True until a panic, a hang or shutdown. */
@@ -383,8 +480,16 @@ public final class Machine implements AutoCloseable {
     return Optional.ofNullable(hangRef.get());
   }
 
-  /** Waits up to {@code timeout} for the machine to stop; true if it has. */
+  /**
+   * Waits up to {@code timeout} for the machine to stop; true if it has. On a deterministic
+   * machine the thread that booted it lets it run meanwhile (the timeout is wall-clock time;
+   * the machine pauses when it passes).
+   */
   public boolean awaitStop(Duration timeout) throws InterruptedException {
+    if (det != null && det.holdsBaton() && Thread.currentThread() == det.host) {
+      det.hostRun(() -> !running, DetScheduler.NONE, timeout.toNanos());
+      return !running;
+    }
     return stopped.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 
@@ -453,6 +558,9 @@ public final class Machine implements AutoCloseable {
       running = false;
       publish.run();
     }
+    if (det != null) {
+      det.onStop();
+    }
     sched.stopAll();
     for (Lwp l : lwps) {
       if (l.thread != Thread.currentThread()) {
@@ -477,6 +585,9 @@ public final class Machine implements AutoCloseable {
    */
   public List<String> shutdown() {
     stop(Outcome.SHUTDOWN);
+    if (det != null) {
+      Kaddr.forget(det);
+    }
     List<String> alive = new ArrayList<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     List<Thread> threads = new ArrayList<>();

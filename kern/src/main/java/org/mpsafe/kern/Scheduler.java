@@ -249,6 +249,11 @@ final class Scheduler {
         }
         machine.checkRunning();
       }
+      DetScheduler det = machine.det;
+      if (det != null) {
+        det.block(l, l.grantedCond, DetScheduler.NONE);
+        continue;
+      }
       LockSupport.park(this);
       interrupted |= Thread.interrupted();
     }
@@ -295,7 +300,7 @@ final class Scheduler {
     for (int i = 0; i < granting.size(); i++) {
       Lwp l = granting.get(i);
       l.granted = l.cpu;
-      if (l.thread != Thread.currentThread()) {
+      if (l.thread != Thread.currentThread() && machine.det == null) {
         l.unpark();
       }
     }

@@ -66,6 +66,11 @@ public final class Softint {
     return started.getCount() == 0;
   }
 
+  /** True once every softint LWP has started (holds or held its CPU). */
+  boolean allStarted() {
+    return started.getCount() == 0;
+  }
+
   /** A handler established at one soft level: {@code void *sih}. */
   public static final class Handle implements KObject {
     private final long kaddr = Kaddr.alloc();

@@ -88,6 +88,7 @@ public final class Trace {
     /** Slots written completely; written only by the CPU's owner, with release. */
     private long done;
     private long boot;
+    private DetScheduler det;
 
     Ring(int cpu, int size) {
       this.cpu = cpu;
@@ -95,8 +96,10 @@ public final class Trace {
       this.buf = new long[Math.max(size, 1) * 4];
     }
 
-    void start(long bootNanos) {
+    /** Timestamps are {@code System.nanoTime() - bootNanos}, or virtual time with {@code det}. */
+    void start(long bootNanos, DetScheduler det) {
       this.boot = bootNanos;
+      this.det = det;
     }
 
     void add(int kind, int lwp, long a, long b) {
@@ -107,7 +110,7 @@ public final class Trace {
       CLAIM.setOpaque(this, p + 1);
       VarHandle.storeStoreFence();
       int i = (int) (p % size) * 4;
-      buf[i] = System.nanoTime() - boot;
+      buf[i] = det != null ? det.now() : System.nanoTime() - boot;
       buf[i + 1] = ((long) kind << 32) | (lwp & 0xffff_ffffL);
       buf[i + 2] = a;
       buf[i + 3] = b;

@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * lock. A look reads each LWP's state and since under that lock, so the pair is consistent (no
  * state of one wait with the stamp of another). One look is {@link #scan()}; the thread only
  * calls it periodically, so a test with a fake clock can call it directly and decide the
- * verdict by the clock it advanced, not by the host's timing.
+ * verdict by the clock it advanced, not by the host's timing. A deterministic machine has no
+ * watchdog thread: its scheduler looks every 1024 steps, on virtual time.
  * </pre>
  */
 final class Watchdog {
@@ -39,14 +40,15 @@ final class Watchdog {
   private final Thread thread;
 
   Watchdog(Machine machine, Scheduler sched, Ticker ticker, long limitNanos,
-      CountDownLatch stopped) {
+      CountDownLatch stopped, boolean withThread) {
     this.machine = machine;
     this.sched = sched;
     this.ticker = ticker;
     this.base = ticker.read();
     this.limit = limitNanos;
     this.stopped = stopped;
-    this.thread = limitNanos == 0 ? null : new Thread(this::loop, "mpsafe-watchdog");
+    this.thread = limitNanos == 0 || !withThread ? null
+        : new Thread(this::loop, "mpsafe-watchdog");
     if (thread != null) {
       thread.setDaemon(true);
     }

@@ -2,6 +2,7 @@ package org.mpsafe.net;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -113,8 +114,15 @@ public final class ForwardingLoad {
       churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null, () -> churn(ifp, ifIndex, seed),
           "ifconfig/" + c));
     }
-    for (Nic nic : nics) {
-      nic.thread.start();
+    if (m.deterministic()) {
+      long now = m.uptimeNanos();
+      for (int c = 0; c < nics.size(); c++) {
+        m.attachDevice("nic/" + c, now + (c + 1) * 1_000L, nics.get(c));
+      }
+    } else {
+      for (Nic nic : nics) {
+        nic.thread.start();
+      }
     }
   }
 
@@ -162,6 +170,13 @@ public final class ForwardingLoad {
   public void stop() {
     stop = true;
     stopTraffic();
+    Machine m = net.machine;
+    if (m.deterministic()) {
+      // The machine runs only while its host lets it: let it finish the cycles in progress.
+      m.advanceUntil(() -> churnersDone.getCount() == 0 || !churning(),
+          Duration.ofSeconds(STOP_WAIT_SECONDS));
+      return;
+    }
     // Wait for the churn LWPs to finish their cycle, so the counts read after stop() are final.
     // An LWP the machine stopped before it ever ran never reaches churn(): it just ends, so
     // also stop waiting once no churn LWP is left.
@@ -182,6 +197,9 @@ public final class ForwardingLoad {
   public void stopTraffic() {
     for (Nic nic : nics) {
       nic.stop = true;
+    }
+    if (net.machine.deterministic()) {
+      return;   // devices: a stopped NIC never fires again
     }
     for (Nic nic : nics) {
       try {

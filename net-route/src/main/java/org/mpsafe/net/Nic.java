@@ -3,6 +3,7 @@ package org.mpsafe.net;
 import java.util.SplittableRandom;
 import java.util.concurrent.locks.LockSupport;
 import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.Device;
 
 /**
  * A NIC: traffic arriving for one CPU. It is hardware, so its thread ({@code nic/N}) holds no
@@ -16,8 +17,13 @@ import org.mpsafe.kern.Cpu;
  * while their address exists) and 5% to an unroutable net. Rate: {@code burst} packets, then a pause of
  * {@code pauseNanos}; a full queue drops (counted), and a queue more than half full makes the
  * NIC drop whole bursts without raising the interrupt ({@link IpInput#congested}).
+ *
+ * <p>On a host-scheduled machine the NIC is a host thread ({@link #run}) that pauses on the
+ * host's clock. On a deterministic machine it is a {@link Device}: the machine fires it on its
+ * virtual clock, one burst per firing, inside a scheduling step, so when packets arrive and
+ * when the interrupt is raised are part of the seeded schedule.
  */
-final class Nic implements Runnable {
+final class Nic implements Runnable, Device {
   private final NetStack net;
   private final Cpu cpu;
   private final Ifnet rcvif;
@@ -43,33 +49,48 @@ final class Nic implements Runnable {
     this.thread.setDaemon(true);
   }
 
+  /** The host thread of a host-scheduled machine: a burst, a pause, again. */
   @Override
   public void run() {
-    IpInput ip = net.ip;
     while (!stop && net.machine.running()) {
-      if (ip.congested(cpu)) {
-        ip.drop(cpu, rcvif, burst);
-        LockSupport.parkNanos(Math.max(pauseNanos, 10_000));
-        continue;
-      }
-      for (int k = 0; k < burst; k++) {
-        int r = rnd.nextInt(100);
-        int dst;
-        int ttl = 64;
-        if (r < 5) {
-          dst = 0xC0A8_0000 | rnd.nextInt(0x10000);   // 192.168/16: no route
-        } else if (r < 50) {
-          dst = stable[rnd.nextInt(stable.length)] | (2 + rnd.nextInt(250));
-          ttl = r == 5 ? 1 : 64;
-        } else {
-          dst = churned[rnd.nextInt(churned.length)] | (2 + rnd.nextInt(250));
-        }
-        ip.enqueue(cpu, rcvif, 0x0A00_0001, dst, ttl);
-      }
-      ip.kick(cpu);
-      if (pauseNanos > 0) {
-        LockSupport.parkNanos(pauseNanos);
-      }
+      LockSupport.parkNanos(burstOrDrop());
     }
+  }
+
+  /**
+   * A deterministic machine's device firing: one burst (or one held interrupt) now; the next
+   * comes after the pause, on virtual time. Never when stopped.
+   */
+  @Override
+  public long fire(long nowNanos) {
+    if (stop) {
+      return Long.MAX_VALUE;
+    }
+    return nowNanos + Math.max(burstOrDrop(), 1);
+  }
+
+  /** One burst into the CPU's queue and its interrupt, or a dropped burst; the pause after it. */
+  private long burstOrDrop() {
+    IpInput ip = net.ip;
+    if (ip.congested(cpu)) {
+      ip.drop(cpu, rcvif, burst);
+      return Math.max(pauseNanos, 10_000);
+    }
+    for (int k = 0; k < burst; k++) {
+      int r = rnd.nextInt(100);
+      int dst;
+      int ttl = 64;
+      if (r < 5) {
+        dst = 0xC0A8_0000 | rnd.nextInt(0x10000);   // 192.168/16: no route
+      } else if (r < 50) {
+        dst = stable[rnd.nextInt(stable.length)] | (2 + rnd.nextInt(250));
+        ttl = r == 5 ? 1 : 64;
+      } else {
+        dst = churned[rnd.nextInt(churned.length)] | (2 + rnd.nextInt(250));
+      }
+      ip.enqueue(cpu, rcvif, 0x0A00_0001, dst, ttl);
+    }
+    ip.kick(cpu);
+    return pauseNanos;
   }
 }

@@ -49,6 +49,17 @@ final class Fixtures {
    * watchdog report and every LWP's state), which a bare Awaitility timeout would not say.
    */
   static void until(Machine m, Callable<Boolean> cond) {
+    if (m.deterministic()) {
+      // The machine runs only while this thread lets it; the bound is virtual time.
+      boolean held = m.advanceUntil(() -> call(cond), Duration.ofSeconds(600));
+      if (!held) {
+        throw new AssertionError("condition not reached in 600 s of virtual time; machine "
+            + m.outcome() + m.panic().map(pc -> "\n  " + pc.headline()).orElse("")
+            + m.hang().map(h -> "\n  hang: " + h.headline()).orElse("")
+            + "\n  " + String.join("\n  ", m.ps()));
+      }
+      return;
+    }
     try {
       await().until(cond);
     } catch (ConditionTimeoutException e) {
@@ -62,10 +73,20 @@ final class Fixtures {
   }
 
   /** A machine of {@code ncpu} CPUs with options {@code key, value, key, value, ...}. */
+  private static boolean call(Callable<Boolean> c) {
+    try {
+      return c.call();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static Machine boot(int ncpu, Object... options) {
     MachineConfig c = MachineConfig.of(ncpu);
     for (int i = 0; i < options.length; i += 2) {
-      c = c.withOption((String) options[i], options[i + 1]);
+      if (options[i + 1] != null) {
+        c = c.withOption((String) options[i], options[i + 1]);
+      }
     }
     return Machine.boot(c);
   }

@@ -1,6 +1,7 @@
 package org.mpsafe.psref;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpsafe.psref.Fixtures.until;
 
@@ -16,6 +17,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.mpsafe.kern.KMutex;
+import org.mpsafe.kern.Deterministic;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
@@ -156,10 +158,34 @@ class PsrefStressTest {
     long seed = Long.getLong(SEED_PROPERTY, System.nanoTime());
     String rerun = "seed=" + seed + " (repeat with -D" + SEED_PROPERTY + "=" + seed + ")";
     System.out.println("PsrefStressTest " + drain + " " + rerun);
+    stress(drain, seed, null, rerun);
+  }
+
+  /**
+   * The same workload on the deterministic machine: one seed, one schedule. Twice with seed 5
+   * gives the same digest, the same counts and the same steps; seed 6 another digest. The
+   * fixed drain is clean on it as on the host-scheduled machine.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(Drain.class)
+  void deterministicRunsRepeatWithTheirSeed(Drain drain) {
+    String a = stress(drain, 5, Deterministic.of(5, Deterministic.Strategy.random()), "det 5");
+    String b = stress(drain, 5, Deterministic.of(5, Deterministic.Strategy.random()), "det 5");
+    String c = stress(drain, 6, Deterministic.of(6, Deterministic.Strategy.random()), "det 6");
+    assertEquals(a, b);
+    assertNotEquals(a.split(" ")[0], c.split(" ")[0]);
+  }
+
+  /**
+   * Runs the workload; returns {@code digest counts} on the deterministic machine (its
+   * schedule's digest and what the LWPs did), the counts alone otherwise.
+   */
+  private static String stress(Drain drain, long seed, Deterministic det, String rerun) {
     try (Machine m = Fixtures.boot(NCPU, Xcall.OPTION_ACCOUNTING, XcallAccounting.FIXED_DONEP,
         PsrefOptions.OPTION_HIGHPRI_DRAIN, drain == Drain.HIGHPRI_DRAIN,
         PsrefOptions.OPTION_DEBUG, true, PsrefOptions.OPTION_LWP_COUNT, true,
-        PsrefOptions.OPTION_FRAME_DETECTOR, true, Xcall.OPTION_DETECTOR, true)) {
+        PsrefOptions.OPTION_FRAME_DETECTOR, true, Xcall.OPTION_DETECTOR, true,
+        Deterministic.OPTION, det)) {
       PsrefClass cls = Fixtures.newClass(m, "stress");
       World w = new World(seed, cls);
       m.run("publish", () -> {
@@ -241,10 +267,15 @@ class PsrefStressTest {
         }
         Psrefs.classDestroy(cls);
       });
-      System.out.println("PsrefStressTest " + drain + ": " + w.destroys.get() + " destroys ("
-          + w.destroysThatWaited.get() + " found holders), uses: bound " + w.boundUses.get()
-          + ", softint " + w.softintUses.get() + ", kpreempt_disable " + w.nopreemptUses.get());
+      String counts = w.destroys.get() + " destroys (" + w.destroysThatWaited.get()
+          + " found holders), uses: bound " + w.boundUses.get() + ", softint "
+          + w.softintUses.get() + ", kpreempt_disable " + w.nopreemptUses.get();
+      System.out.println("PsrefStressTest " + drain + " " + rerun + ": " + counts
+          + m.schedule().map(sc -> ", " + sc).orElse(""));
+      String result = m.schedule().map(sc -> sc.digest() + " " + sc.steps() + " ").orElse("")
+          + counts;
       assertTrue(m.shutdown().isEmpty());
+      return result;
     }
   }
 }

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.mpsafe.xcall.XcallAccounting;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -45,33 +46,7 @@ import picocli.CommandLine.Spec;
 final class ReproCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--xcall", paramLabel = "legacy|fixed", defaultValue = "legacy",
-      converter = AccountingConverter.class,
-      description = "Low-priority xcall accounting: legacy (xc_tailp, NetBSD 6/7: panics) or "
-          + "fixed (xc_donep, the PR's fix).")
-  XcallAccounting xcall;
-
-  @Option(names = "--xc-wait-spin", paramLabel = "on|off", defaultValue = "on",
-      description = "Whether xc_wait spins briefly on xc_donep before sleeping: on (the port's "
-          + "default) or off (NetBSD's xc_wait: one check, then cv_wait).")
-  String xcWaitSpin;
-
-  @Option(names = "--cpus", paramLabel = "N", defaultValue = "4",
-      description = "Virtual CPUs (1..64).")
-  int cpus;
-
-  @Option(names = "--interfaces", paramLabel = "N", defaultValue = "2",
-      description = "Network interfaces (2..16).")
-  int interfaces;
-
-  @Option(names = "--churn-lwps", paramLabel = "N",
-      description = "LWPs assigning/deleting addresses (>= 2; default: one per interface).")
-  Integer churnLwps;
-
-  @Option(names = "--duration", paramLabel = "TIME", defaultValue = "5m",
-      converter = DurationConverter.class,
-      description = "How long each trial runs at most (500ms, 30s, 5m, 1h30m, ...).")
-  Duration duration;
+  @Mixin LoadOptions load;
 
   @Option(names = "--seed", paramLabel = "N",
       description = "Seed of the workload's random choices (default: random; always printed).")
@@ -100,10 +75,6 @@ final class ReproCommand implements Callable<Integer> {
       description = "Record mpsafe's JFR events (xcall jobs, early returns, psref destroys, "
           + "address changes, panic) to FILE for JDK Mission Control.")
   Path jfr;
-
-  @Option(names = "--no-detectors",
-      description = "Turn off the early-return and dead-frame detectors (they only observe).")
-  boolean noDetectors;
 
   @Option(names = "--quiet", description = "No live status line.")
   boolean quiet;
@@ -139,18 +110,16 @@ final class ReproCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     validate();
     long runSeed = seed != null ? seed : new SplittableRandom().nextLong() >>> 1;
-    int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
-    boolean spin = xcWaitSpin.equals("on");
-    TrialRunner.Settings settings = new TrialRunner.Settings(xcall, spin, cpus,
-        interfaces, lwps, duration, !noDetectors, Duration.ofSeconds(30));
-    out.printf(Locale.ROOT, "mpsafe repro: xcall=%s xc-wait-spin=%s cpus=%d interfaces=%d "
-            + "churn-lwps=%d duration=%s trials=%d seed=%d%s%n",
-        xcall == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed", xcWaitSpin,
-        cpus, interfaces, lwps, DurationConverter.format(duration), trials, runSeed,
-        noDetectors ? " detectors=off" : "");
+    TrialRunner.Settings settings = load.settings();
+    Duration duration = settings.duration();
+    out.printf(Locale.ROOT, "mpsafe repro: %s trials=%d seed=%d%s%n",
+        LoadOptions.describe(settings), trials, runSeed, LoadOptions.suffix(settings));
     JfrSession jfrSession = jfr != null ? JfrSession.start(jfr) : null;
     StatusLine status = new StatusLine(err, StatusLine.isTerminal(), quiet, 10,
         duration.toMillis() / 1000.0);
+    if (settings.strategy() != null) {
+      status.virtual();
+    }
     TrialRunner runner = new TrialRunner(settings);
     List<TrialResult> results = new ArrayList<>();
     SplittableRandom seeds = new SplittableRandom(runSeed);
@@ -159,21 +128,28 @@ final class ReproCommand implements Callable<Integer> {
       for (int i = 0; i < trials && !interrupt.requested; i++) {
         long trialSeed = i == 0 ? runSeed : seeds.nextLong() >>> 1;
         long deadline = System.nanoTime() + duration.toNanos();
+        long virtualLeft = duration.toNanos();
         do {
           status.trial(results.size() + 1, (int) results.stream()
               .filter(r -> r.outcome() == TrialResult.Outcome.PANIC).count());
-          TrialResult r = runner.run(trialSeed, deadline, () -> interrupt.requested, status);
+          TrialResult r = runner.run(trialSeed, deadline, virtualLeft, () -> interrupt.requested,
+              status);
+          virtualLeft -= (long) (r.elapsedS() * 1e9);
+          if (r.wallCapHit()) {
+            out.printf(Locale.ROOT, "trial ended on the wall-clock cap (--wall-cap %s) at %.3f s "
+                + "virtual%n", DurationConverter.format(settings.wallCap()), r.elapsedS());
+          }
           results.add(r);
           status.clear();
           printTrial(r);
           trialSeed = seeds.nextLong() >>> 1;
         } while (keepGoing && results.get(results.size() - 1).outcome()
-            == TrialResult.Outcome.PANIC && System.nanoTime() < deadline
-            && !interrupt.requested);
+            == TrialResult.Outcome.PANIC && !interrupt.requested
+            && (settings.strategy() != null ? virtualLeft > 0 : System.nanoTime() < deadline));
       }
       double elapsed = TrialRunner.seconds(run);
       RunReport report = new RunReport(settings, runSeed, trials, keepGoing, elapsed, results,
-          RunReport.overall(results, interrupt.requested));
+          RunReport.overall(results, interrupt.requested), BuildId.get());
       printSummary(report);
       writeFiles(report, jfrSession);
       return exitCode(report);
@@ -184,21 +160,9 @@ final class ReproCommand implements Callable<Integer> {
   }
 
   private void validate() {
-    if (cpus < 1 || cpus > 64) {
-      throw usage("Invalid value for option '--cpus': " + cpus + " (must be 1..64)");
-    }
-    if (interfaces < 2 || interfaces > 16) {
-      throw usage("Invalid value for option '--interfaces': " + interfaces
-          + " (must be 2..16: the PR needs destroys on two interfaces)");
-    }
-    if (churnLwps != null && (churnLwps < 2 || churnLwps > 64)) {
-      throw usage("Invalid value for option '--churn-lwps': " + churnLwps + " (must be 2..64)");
-    }
+    load.validate(spec);
     if (trials < 1 || trials > 10_000) {
       throw usage("Invalid value for option '--trials': " + trials + " (must be 1..10000)");
-    }
-    if (!xcWaitSpin.equals("on") && !xcWaitSpin.equals("off")) {
-      throw usage("Invalid value for option '--xc-wait-spin': '" + xcWaitSpin + "' (on or off)");
     }
     if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
       throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");
@@ -258,7 +222,7 @@ final class ReproCommand implements Callable<Integer> {
   private void printTrial(TrialResult r) {
     if (r.outcome() == TrialResult.Outcome.PANIC) {
       out.println();
-      for (String line : PanicReport.lines(r, !noDetectors)) {
+      for (String line : PanicReport.lines(r, !load.noDetectors)) {
         out.println(line);
       }
       out.println();
@@ -290,9 +254,9 @@ final class ReproCommand implements Callable<Integer> {
     row("addresses added / deleted", c.addressesAdded() + " / " + c.addressesDeleted());
     row("destroys rtentry / ifaddr", c.rtDestroys() + " / " + c.ifaDestroys());
     row("xcalls low / high priority", c.xcLowpri() + " / " + c.xcHighpri());
-    row("xc_wait early returns", noDetectors ? "n/a (--no-detectors)"
+    row("xc_wait early returns", load.noDetectors ? "n/a (--no-detectors)"
         : String.valueOf(c.xcEarlyReturns()));
-    row("dead frame reads", noDetectors ? "n/a" : String.valueOf(c.deadFrameReads()));
+    row("dead frame reads", load.noDetectors ? "n/a" : String.valueOf(c.deadFrameReads()));
     row("panics", String.valueOf(r.panics()));
     Map<String, Double> d = r.panicDistribution();
     if (!d.isEmpty() && r.trials().size() > 1) {

@@ -11,7 +11,7 @@ import org.mpsafe.xcall.XcallAccounting;
 /** Everything a repro run produced: settings, every trial, and the overall outcome. */
 record RunReport(
     TrialRunner.Settings settings, long seed, int trialsAsked, boolean keepGoing,
-    double elapsedS, List<TrialResult> trials, TrialResult.Outcome outcome) {
+    double elapsedS, List<TrialResult> trials, TrialResult.Outcome outcome, String build) {
 
   static final String SCHEMA = "mpsafe-repro/1";
 
@@ -71,14 +71,9 @@ record RunReport(
   Map<String, Object> toJson() {
     Map<String, Object> j = new LinkedHashMap<>();
     j.put("schema", SCHEMA);
-    j.put("xcall", settings.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed");
-    j.put("xc_wait_spin", settings.xcWaitSpin());
-    j.put("detectors", settings.detectors());
-    j.put("cpus", settings.cpus());
-    j.put("interfaces", settings.interfaces());
-    j.put("churn_lwps", settings.churnLwps());
+    j.put("build", build);
+    putSettings(j, settings);
     j.put("seed", seed);
-    j.put("duration_s", settings.duration().toMillis() / 1000.0);
     j.put("elapsed_s", round(elapsedS));
     j.put("outcome", outcome.json());
     TrialResult p = firstPanic();
@@ -107,18 +102,76 @@ record RunReport(
     j.put("counters", cj);
     List<Map<String, Object>> tj = new ArrayList<>();
     for (TrialResult t : trials) {
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("outcome", t.outcome().json());
-      m.put("elapsed_s", round(t.elapsedS()));
-      m.put("seed", t.seed());
-      tj.add(m);
+      tj.add(trialJson(t));
     }
     j.put("trials", tj);
+    TrialResult first = p != null ? p : trials.isEmpty() ? null : trials.get(0);
+    j.put("schedule", first == null ? null : scheduleJson(first));
     Map<String, Double> d = panicDistribution();
     if (!d.isEmpty()) {
       j.put("time_to_panic_s", d);
     }
     return j;
+  }
+
+  /**
+   * The options a trial was run with, as {@code mpsafe replay} reads them back: xcall,
+   * xc_wait_spin, detectors, cpus, interfaces, churn_lwps, duration_s, mode, strategy.
+   */
+  static void putSettings(Map<String, Object> j, TrialRunner.Settings s) {
+    j.put("xcall", s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed");
+    j.put("xc_wait_spin", s.xcWaitSpin());
+    j.put("detectors", s.detectors());
+    j.put("cpus", s.cpus());
+    j.put("interfaces", s.interfaces());
+    j.put("churn_lwps", s.churnLwps());
+    j.put("duration_s", s.duration().toMillis() / 1000.0);
+    j.put("mode", s.strategy() == null ? "host" : "deterministic");
+    j.put("strategy", s.strategy() == null ? null : s.strategy().toString());
+  }
+
+  /** One trial: outcome, time, seed, its schedule (deterministic) and its panic or hang. */
+  static Map<String, Object> trialJson(TrialResult t) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("outcome", t.outcome().json());
+    m.put("elapsed_s", round(t.elapsedS()));
+    m.put("wall_s", round(t.wallS()));
+    m.put("seed", t.seed());
+    m.put("schedule", scheduleJson(t));
+    if (t.schedule() != null) {
+      m.put("budget_ns", t.budgetNanos());
+    }
+    if (t.wallCapHit()) {
+      m.put("wall_cap_hit", true);
+    }
+    if (t.panic() != null) {
+      Map<String, Object> pj = new LinkedHashMap<>();
+      pj.put("message", t.panic().message());
+      pj.put("cpu", t.panic().cpu());
+      pj.put("lwp", t.panic().lwp());
+      pj.put("time_s", round(t.panic().elapsedNanos() / 1e9));
+      m.put("panic", pj);
+    }
+    if (t.hang() != null) {
+      m.put("hang", t.hang().headline());
+    }
+    return m;
+  }
+
+  /** {@code {mode, strategy, seed, steps, digest, virtual_ns}}, or {@code {mode: host}}. */
+  static Map<String, Object> scheduleJson(TrialResult t) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    if (t.schedule() == null) {
+      m.put("mode", "host");
+      return m;
+    }
+    m.put("mode", t.schedule().mode());
+    m.put("strategy", t.schedule().strategy());
+    m.put("seed", t.schedule().seed());
+    m.put("steps", t.schedule().steps());
+    m.put("digest", t.schedule().digest());
+    m.put("virtual_ns", t.schedule().virtualNanos());
+    return m;
   }
 
   static double round(double v) {

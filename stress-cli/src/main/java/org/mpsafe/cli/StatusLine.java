@@ -18,6 +18,7 @@ final class StatusLine implements TrialRunner.Progress {
   private int trial = 1;
   private int panics;
   private boolean drawn;
+  private String clock = "s";
 
   StatusLine(PrintStream err, boolean tty, boolean quiet, double plainEveryS, double durationS) {
     this.err = err;
@@ -25,6 +26,11 @@ final class StatusLine implements TrialRunner.Progress {
     this.quiet = quiet;
     this.plainEveryS = plainEveryS;
     this.durationS = durationS;
+  }
+
+  /** Times are virtual (the deterministic machine): say so on the line. */
+  void virtual() {
+    clock = "s virtual";
   }
 
   void trial(int n, int panicsSoFar) {
@@ -39,9 +45,9 @@ final class StatusLine implements TrialRunner.Progress {
       return;
     }
     String line = String.format(Locale.ROOT,
-        "[trial %d %6.1fs/%.0fs] fwd %s/s  addr +%d -%d  destroys rt %d ifa %d  "
+        "[trial %d %6.1fs/%.0f%s] fwd %s/s  addr +%d -%d  destroys rt %d ifa %d  "
             + "xcall lo %d hi %d  early %d  panics %d",
-        trial, t, durationS, human(fwdPerS), c.addressesAdded(), c.addressesDeleted(),
+        trial, t, durationS, clock, human(fwdPerS), c.addressesAdded(), c.addressesDeleted(),
         c.rtDestroys(), c.ifaDestroys(), c.xcLowpri(), c.xcHighpri(), c.xcEarlyReturns(),
         panics);
     if (tty) {

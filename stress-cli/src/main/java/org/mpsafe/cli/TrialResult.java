@@ -5,17 +5,21 @@ import java.util.Locale;
 import java.util.Map;
 import org.mpsafe.kern.HangReport;
 import org.mpsafe.kern.Panic;
+import org.mpsafe.kern.Schedule;
 import org.mpsafe.psref.UseAfterReturn;
 import org.mpsafe.xcall.EarlyReturn;
 
 /**
  * One boot of the machine under the PR's load, from boot to panic, hang, interrupt or the end
- * of its time.
+ * of its time. {@code elapsedS} is the trial's time: wall-clock on the host-scheduled machine,
+ * virtual on the deterministic one, whose {@code schedule} says what decided it ({@code wallS}
+ * is the wall-clock time either way).
  */
 record TrialResult(
     Outcome outcome, long seed, double elapsedS, Panic panic, HangReport hang,
     List<EarlyReturn> earlyReturns, List<UseAfterReturn> deadFrameReads, Counters counters,
-    List<Sample> samples, Map<Integer, String> lwpNames) {
+    List<Sample> samples, Map<Integer, String> lwpNames, Schedule schedule, double wallS,
+    boolean wallCapHit, long budgetNanos) {
 
   enum Outcome {
     PANIC, CLEAN, HANG, INTERRUPTED;

@@ -8,9 +8,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.mpsafe.kern.Deterministic;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
+import org.mpsafe.kern.Schedule;
 import org.mpsafe.net.ForwardingLoad;
 import org.mpsafe.net.IpStat;
 import org.mpsafe.net.NetStack;
@@ -29,8 +31,17 @@ import org.mpsafe.xcall.XcallAccounting;
 final class TrialRunner {
   /** What a run is made of. */
   record Settings(
-      XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps, Duration duration,
-      boolean detectors, Duration watchdog) {}
+      XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
+      Duration duration, boolean detectors, Duration watchdog, Deterministic.Strategy strategy,
+      Duration wallCap) {}
+
+  /**
+   * The deterministic machine's NICs: a burst of 64 packets every 16 ms of virtual time per CPU,
+   * about half of what softnet forwards in that time at 10 µs a scheduling step, so the churn
+   * LWPs get CPU time between the interrupts (the host-scheduled NICs' 20 µs pause would keep
+   * every queue congested on virtual time and starve them).
+   */
+  static final long DET_NIC_PAUSE_NANOS = 16_000_000L;
 
   /** Receives counters while the trial runs (the status line). */
   interface Progress {
@@ -49,15 +60,21 @@ final class TrialRunner {
    */
   TrialResult run(long seed, long deadlineNanos, BooleanSupplier interrupted, Progress progress)
       throws InterruptedException {
+    return run(seed, deadlineNanos, settings.duration().toNanos(), interrupted, progress);
+  }
+
+  /**
+   * Runs one trial; on the deterministic machine it lasts at most {@code virtualNanos} of
+   * virtual time (and the wall-clock cap), on the host-scheduled one until
+   * {@code deadlineNanos}.
+   */
+  TrialResult run(long seed, long deadlineNanos, long virtualNanos, BooleanSupplier interrupted,
+      Progress progress) throws InterruptedException {
+    if (settings.strategy() != null) {
+      return runDeterministic(seed, virtualNanos, interrupted, progress);
+    }
     Stopwatch trial = Stopwatch.createStarted();
-    MachineConfig mc = MachineConfig.of(settings.cpus())
-        .withTraceSize(4096)
-        .withWatchdog(settings.watchdog())
-        .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
-        .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
-        .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
-        .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
-    Machine m = Machine.boot(mc);
+    Machine m = Machine.boot(config());
     ForwardingLoad load = null;
     NetStack net = null;
     List<TrialResult.Sample> samples = new ArrayList<>();
@@ -107,7 +124,90 @@ final class TrialRunner {
     }
     return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
         m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
-        samples, names);
+        samples, names, null, elapsed, false, 0);
+  }
+
+  private MachineConfig config() {
+    return MachineConfig.of(settings.cpus())
+        .withTraceSize(4096)
+        .withWatchdog(settings.watchdog())
+        .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
+        .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
+        .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
+        .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
+  }
+
+  /**
+   * One trial on the deterministic machine: this thread boots it and lets it run in slices of
+   * virtual time (the samples), so the outcome, the panic and the counters are functions of the
+   * seed; wall-clock time appears only in {@code wallS} and the cap.
+   */
+  private TrialResult runDeterministic(long seed, long virtualNanos,
+      BooleanSupplier interrupted, Progress progress) {
+    Stopwatch wall = Stopwatch.createStarted();
+    Machine m = Machine.boot(config().withOption(Deterministic.OPTION,
+        Deterministic.of(seed, settings.strategy()).withWallCap(settings.wallCap())));
+    List<TrialResult.Sample> samples = new ArrayList<>();
+    ForwardingLoad load = null;
+    NetStack net = null;
+    boolean capHit = false;
+    try {
+      net = NetStack.create(m);
+      load = ForwardingLoad.start(net, new ForwardingLoad.Config(settings.interfaces(),
+          settings.churnLwps(), 4, seed, 64, DET_NIC_PAUSE_NANOS));
+      long sample = sampleInterval(virtualNanos);
+      long capNanos = settings.wallCap().toNanos();
+      TrialResult.Counters last = TrialResult.Counters.ZERO;
+      long lastT = m.uptimeNanos();
+      while (m.running() && !interrupted.getAsBoolean()) {
+        long left = virtualNanos - m.uptimeNanos();
+        if (left <= 0) {
+          break;
+        }
+        if (capNanos > 0 && wall.elapsed(TimeUnit.NANOSECONDS) >= capNanos) {
+          capHit = true;
+          break;
+        }
+        m.advance(Duration.ofNanos(Math.min(left, sample)));
+        if (m.wallCapHit()) {
+          capHit = true;
+          break;
+        }
+        long t = m.uptimeNanos();
+        double dt = Math.max(1e-9, (t - lastT) / 1e9);
+        lastT = t;
+        TrialResult.Counters c = counters(m, net, load);
+        double fwd = (c.packetsForwarded() - last.packetsForwarded()) / dt;
+        samples.add(new TrialResult.Sample(t / 1e9, fwd,
+            (c.churnCycles() - last.churnCycles()) / dt, c.rtDestroys(), c.ifaDestroys(),
+            c.xcEarlyReturns()));
+        progress.update(t / 1e9, c, fwd);
+        last = c;
+      }
+    } finally {
+      if (load != null) {
+        load.stopTraffic();
+      }
+    }
+    double elapsed = m.panic().map(p -> p.elapsedNanos() / 1e9).orElse(m.uptimeNanos() / 1e9);
+    TrialResult.Outcome outcome = m.panic().isPresent() ? TrialResult.Outcome.PANIC
+        : m.hang().isPresent() ? TrialResult.Outcome.HANG
+        : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
+        : TrialResult.Outcome.CLEAN;
+    Map<Integer, String> names = new HashMap<>();
+    for (Lwp l : m.lwps()) {
+      names.put(l.id(), l.name());
+    }
+    TrialResult.Counters c = counters(m, net, load);
+    Xcall xc = Xcall.of(m);
+    Schedule schedule = m.schedule().orElseThrow();
+    List<String> alive = m.shutdown();
+    if (!alive.isEmpty()) {
+      throw new IllegalStateException("threads did not stop: " + alive);
+    }
+    return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
+        m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
+        samples, names, schedule, seconds(wall), capHit, virtualNanos);
   }
 
   /** {@code s}'s elapsed time in seconds, at nanosecond resolution. */

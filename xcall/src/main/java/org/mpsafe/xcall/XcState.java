@@ -44,7 +44,7 @@ final class XcState {
       return;
     }
     for (int i = 0; i < spins; i++) {
-      Thread.onSpinWait();
+      Kern.spinWait();
       if (donep >= where) {
         return;
       }
