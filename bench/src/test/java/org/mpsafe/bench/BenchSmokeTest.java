@@ -195,14 +195,45 @@ class BenchSmokeTest {
     assertShutDown(s.machine);
   }
 
+  /** Both strategies advance the deterministic machine by exactly the asked virtual time. */
+  @ParameterizedTest
+  @ValueSource(strings = {"random", "pct:3"})
+  void scheduleDeterministic(String strategy) {
+    ScheduleBench b = new ScheduleBench();
+    ScheduleBench.Det d = new ScheduleBench.Det();
+    d.strategy = strategy;
+    d.boot();
+    long before = d.machine.schedule().orElseThrow().steps();
+    long t = b.deterministicDecisions(d);
+    long steps = d.machine.schedule().orElseThrow().steps() - before;
+    assertTrue(steps >= ScheduleBench.STEPS && steps <= ScheduleBench.STEPS + 2,
+        () -> "steps " + steps);
+    assertTrue(t >= ScheduleBench.STEPS * 10_000L, () -> "virtual " + t);
+    d.shutdown();
+    assertShutDown(d.machine);
+  }
+
+  @Test
+  void scheduleHostHandovers() {
+    ScheduleBench b = new ScheduleBench();
+    ScheduleBench.Host h = new ScheduleBench.Host();
+    h.boot();
+    for (int i = 0; i < 100; i++) {
+      b.hostHandovers(h);
+    }
+    h.shutdown();
+    assertShutDown(h.machine);
+  }
+
   @Test
   void benchmarkListNamesEveryKind() {
     List<String> names = List.of("psref1Thread", "atomicRefcount2Threads", "longAdder2Threads",
         "xcallLowpri", "xcallHighpri", "executorLatch", "psrefDestroyNoHolders",
-        "lookupPsref2Threads", "lookupRwlockAtomic2Threads", "preemptLoop");
+        "lookupPsref2Threads", "lookupRwlockAtomic2Threads", "preemptLoop",
+        "deterministicDecisions", "hostHandovers");
     Set<String> methods = new HashSet<>();
     for (Class<?> c : List.of(PsrefBench.class, XcallBench.class, PsrefDestroyBench.class,
-        LookupBench.class, PreemptBench.class)) {
+        LookupBench.class, PreemptBench.class, ScheduleBench.class)) {
       for (var m : c.getDeclaredMethods()) {
         if (m.isAnnotationPresent(Benchmark.class)) {
           methods.add(m.getName());
