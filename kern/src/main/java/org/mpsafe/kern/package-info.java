@@ -13,7 +13,10 @@
  * its own CPU, an unbound one to any. Softints run in bound LWPs at softint priority and take
  * the CPU at preemption points when the IPL allows — which is how softnet delays an
  * {@code xcall/N} thread, the window of PR kern/51632. KASSERT/panic print NetBSD's text and
- * stop every CPU; shutdown joins every thread. The synchronization tables and state machines
+ * stop every CPU; shutdown joins every thread. With the {@link org.mpsafe.kern.Deterministic}
+ * boot option the same machine runs one LWP at a time, machine-wide, every interleaving choice
+ * drawn from a seed and time virtual ({@code DetScheduler}): a run is a function of its seed,
+ * replayable anywhere ({@code docs/deterministic.md}). The synchronization tables and state machines
  * are in {@code docs/synchronization.md}; differences from NetBSD in
  * {@code docs/netbsd-map.md}.
  */
