@@ -102,7 +102,8 @@ final class ReplayCommand implements Callable<Integer> {
   static List<String> compare(JsonNode recorded, Map<String, Object> replayed) {
     JsonNode now = MAPPER.valueToTree(replayed);
     List<String> diffs = new ArrayList<>();
-    for (String f : new String[] {"outcome", "elapsed_s", "schedule", "panic", "hang"}) {
+    for (String f : new String[] {"outcome", "elapsed_s", "schedule", "panic", "hang",
+        "counters"}) {
       JsonNode a = recorded.path(f);
       JsonNode b = now.path(f);
       if (!a.toString().equals(b.toString())) {   // text: 7 parsed as int equals 7L

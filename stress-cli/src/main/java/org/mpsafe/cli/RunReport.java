@@ -88,18 +88,7 @@ record RunReport(
     } else {
       j.put("panic", null);
     }
-    TrialResult.Counters c = totals();
-    Map<String, Object> cj = new LinkedHashMap<>();
-    cj.put("packets_forwarded", c.packetsForwarded());
-    cj.put("addresses_added", c.addressesAdded());
-    cj.put("addresses_deleted", c.addressesDeleted());
-    cj.put("rt_destroys", c.rtDestroys());
-    cj.put("ifa_destroys", c.ifaDestroys());
-    cj.put("xc_lowpri", c.xcLowpri());
-    cj.put("xc_highpri", c.xcHighpri());
-    cj.put("xc_early_returns", c.xcEarlyReturns());
-    cj.put("dead_frame_reads", c.deadFrameReads());
-    j.put("counters", cj);
+    j.put("counters", countersJson(totals()));
     List<Map<String, Object>> tj = new ArrayList<>();
     for (TrialResult t : trials) {
       tj.add(trialJson(t));
@@ -155,7 +144,23 @@ record RunReport(
     if (t.hang() != null) {
       m.put("hang", t.hang().headline());
     }
+    m.put("counters", countersJson(t.counters()));
     return m;
+  }
+
+  static Map<String, Object> countersJson(TrialResult.Counters c) {
+    Map<String, Object> cj = new LinkedHashMap<>();
+    cj.put("packets_forwarded", c.packetsForwarded());
+    cj.put("addresses_added", c.addressesAdded());
+    cj.put("addresses_deleted", c.addressesDeleted());
+    cj.put("rt_destroys", c.rtDestroys());
+    cj.put("ifa_destroys", c.ifaDestroys());
+    cj.put("xc_lowpri", c.xcLowpri());
+    cj.put("xc_highpri", c.xcHighpri());
+    cj.put("xc_early_returns", c.xcEarlyReturns());
+    cj.put("dead_frame_reads", c.deadFrameReads());
+    cj.put("churn_cycles", c.churnCycles());
+    return cj;
   }
 
   /** {@code {mode, strategy, seed, steps, digest, virtual_ns}}, or {@code {mode: host}}. */
