@@ -296,9 +296,17 @@ final class DetScheduler {
     }
   }
 
+  /**
+   * Parks until the baton is {@code me}'s. Once the machine has stopped, an LWP never runs
+   * kernel code again: it unwinds at once ({@link MachineStopped}), so nothing it would have
+   * done (a counter, a trace event) can follow the panic in an order the seed does not decide.
+   */
   private void waitTurn(Object me) {
     while (holder != me) {
       if (!machine.running()) {
+        if (me instanceof Lwp) {
+          machine.checkRunning();
+        }
         return;
       }
       LockSupport.park(this);
