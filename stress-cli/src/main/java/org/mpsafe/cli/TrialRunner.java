@@ -107,24 +107,8 @@ final class TrialRunner {
         load.stopTraffic();
       }
     }
-    double elapsed = seconds(trial);
-    TrialResult.Outcome outcome = m.panic().isPresent() ? TrialResult.Outcome.PANIC
-        : m.hang().isPresent() ? TrialResult.Outcome.HANG
-        : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
-        : TrialResult.Outcome.CLEAN;
-    Map<Integer, String> names = new HashMap<>();
-    for (Lwp l : m.lwps()) {
-      names.put(l.id(), l.name());
-    }
-    TrialResult.Counters c = counters(m, net, load);
-    Xcall xc = Xcall.of(m);
-    List<String> alive = m.shutdown();
-    if (!alive.isEmpty()) {
-      throw new IllegalStateException("threads did not stop: " + alive);
-    }
-    return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
-        m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
-        samples, names, null, elapsed, false, 0);
+    return finish(m, seed, seconds(trial), interrupted, net, load, samples, seconds(trial),
+        false, 0);
   }
 
   private MachineConfig config() {
@@ -190,6 +174,14 @@ final class TrialRunner {
       }
     }
     double elapsed = m.panic().map(p -> p.elapsedNanos() / 1e9).orElse(m.uptimeNanos() / 1e9);
+    return finish(m, seed, elapsed, interrupted, net, load, samples, seconds(wall), capHit,
+        virtualNanos);
+  }
+
+  /** The trial's result from its stopped or finished machine, which it then shuts down. */
+  private static TrialResult finish(Machine m, long seed, double elapsed,
+      BooleanSupplier interrupted, NetStack net, ForwardingLoad load,
+      List<TrialResult.Sample> samples, double wallS, boolean capHit, long virtualNanos) {
     TrialResult.Outcome outcome = m.panic().isPresent() ? TrialResult.Outcome.PANIC
         : m.hang().isPresent() ? TrialResult.Outcome.HANG
         : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
@@ -200,14 +192,14 @@ final class TrialRunner {
     }
     TrialResult.Counters c = counters(m, net, load);
     Xcall xc = Xcall.of(m);
-    Schedule schedule = m.schedule().orElseThrow();
+    Schedule schedule = m.schedule().orElse(null);
     List<String> alive = m.shutdown();
     if (!alive.isEmpty()) {
       throw new IllegalStateException("threads did not stop: " + alive);
     }
     return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
         m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
-        samples, names, schedule, seconds(wall), capHit, virtualNanos);
+        samples, names, schedule, wallS, capHit, virtualNanos);
   }
 
   /** {@code s}'s elapsed time in seconds, at nanosecond resolution. */
