@@ -86,11 +86,17 @@ class ReproRunTest {
         || page.contains("xmlns=\"http://www.w3.org/2000/svg\""));
   }
 
+  /**
+   * The fix runs clean and does real work. On the deterministic machine, so that "4 s" is 4 s of
+   * virtual time whatever the host's load: the work counted is a function of the seed, never
+   * of how much CPU a busy host gave the run.
+   */
   @Test
   void fixedRunsCleanDoingRealWork(@TempDir Path dir) throws Exception {
     Path json = dir.resolve("fixed.json");
     CliTestSupport.Result r = CliTestSupport.run("repro", "--xcall", "fixed", "--duration",
-        "4s", "--seed", "2", "--quiet", "--expect", "clean", "--json", json.toString());
+        "4s", "--seed", "2", "--deterministic", "--quiet", "--expect", "clean", "--json",
+        json.toString());
     assertEquals(0, r.exit(), r.out() + r.err());
     JsonNode j = new ObjectMapper().readTree(json.toFile());
     assertEquals("clean", j.get("outcome").asText());
@@ -145,14 +151,15 @@ class ReproRunTest {
   /**
    * Negative control: on one CPU the legacy accounting cannot overlap two jobs' callbacks (the
    * one xcall/0 thread runs them in turn), so the race that needs a callback still running on
-   * another CPU cannot happen, whatever the duration. Short, and it must have done the work.
+   * another CPU cannot happen, whatever the duration. Short, and it must have done the work: on
+   * the deterministic machine, so the 3 s are virtual and the work is the seed's, not the host's.
    */
   @Test
   void legacyOnOneCpuStaysClean(@TempDir Path dir) throws Exception {
     Path json = dir.resolve("onecpu.json");
     CliTestSupport.Result r = CliTestSupport.run("repro", "--cpus", "1", "--xcall", "legacy",
-        "--duration", "3s", "--seed", "4", "--quiet", "--expect", "clean", "--json",
-        json.toString());
+        "--duration", "3s", "--seed", "4", "--deterministic", "--quiet", "--expect", "clean",
+        "--json", json.toString());
     assertEquals(0, r.exit(), r.out() + r.err());
     JsonNode j = new ObjectMapper().readTree(json.toFile());
     assertEquals("legacy", j.get("xcall").asText());
