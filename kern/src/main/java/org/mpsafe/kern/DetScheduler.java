@@ -363,6 +363,11 @@ final class DetScheduler {
           // the machine back. A deadlock if one is blocked, even if the host might still act.
           String blocked = blockedForGood();
           if (hostWaiting && blocked == null) {
+            // Idle until the host's deadline: time passes, then the host has the machine back.
+            if (hostDeadline != NONE && hostDeadline > now) {
+              mix(-hostDeadline);
+              now = hostDeadline;
+            }
             hostWaiting = false;
             mix(0);
             return HOST;

@@ -132,6 +132,18 @@ class DeterministicMachineTest {
     }
   }
 
+  /** An idle machine lets virtual time pass to the host's deadline, then pauses. */
+  @Test
+  void anIdleMachineAdvancesToTheDeadline() {
+    try (Machine m = Machine.boot(det(2, "random"))) {
+      long t0 = m.uptimeNanos();
+      assertTrue(m.advance(Duration.ofSeconds(3)));
+      assertEquals(t0 + Duration.ofSeconds(3).toNanos(), m.uptimeNanos(), 100_000);
+      assertTrue(m.getticks() >= 3 * m.hz());
+      assertEquals(List.of(), m.shutdown());
+    }
+  }
+
   /** Two LWPs taking two mutexes in opposite orders deadlock; the machine says so, at once. */
   @Test
   void aDeadlockIsAHangReportNamingABlockedLwp() throws InterruptedException {
