@@ -63,6 +63,8 @@ public final class Machine implements AutoCloseable {
   private final long bootNanos;
   private final AtomicInteger nextLid = new AtomicInteger();
   private final List<Lwp> lwps = new CopyOnWriteArrayList<>();
+  /** The name of every LWP this machine ever had, by id (trace events name LWPs by id). */
+  private final Map<Integer, String> names = new ConcurrentHashMap<>();
   private final AtomicReference<Panic> panicRef = new AtomicReference<>();
   private final AtomicReference<HangReport> hangRef = new AtomicReference<>();
   private final Map<Object, Object> subsystems = new ConcurrentHashMap<>();
@@ -312,6 +314,7 @@ public final class Machine implements AutoCloseable {
         () -> lwpMain(self[0], fn));
     self[0] = l;
     lwps.add(l);
+    names.put(l.id(), l.name());
     if (det != null) {
       det.register(l, false);
     }
@@ -440,6 +443,7 @@ public final class Machine implements AutoCloseable {
     }
     Lwp l = new Lwp(this, nextLid.incrementAndGet(), name, Pri.PRI_USER, pflag, bound, null);
     lwps.add(l);
+    names.put(l.id(), l.name());
     if (det != null) {
       det.adopt(l);
     }
@@ -515,11 +519,7 @@ public final class Machine implements AutoCloseable {
     if (c != null && c.owner == l) {
       c.trace.add(Trace.PANIC, l.id(), 0, 0);
     }
-    List<Trace.Event> trace = new ArrayList<>();
-    for (Cpu x : cpus) {
-      trace.addAll(x.trace.snapshot());
-    }
-    trace.sort(Comparator.comparingLong(Trace.Event::nanos));
+    List<Trace.Event> trace = traceSnapshot();
     String who = l == null ? Thread.currentThread().getName() : l.name();
     Panic p = new Panic(message, c == null ? -1 : c.index(), who, uptimeNanos(),
         List.copyOf(Arrays.asList(Thread.currentThread().getStackTrace())), List.copyOf(trace));
@@ -633,6 +633,24 @@ public final class Machine implements AutoCloseable {
           since != 0 && s != Lwp.State.ONPROC ? " for " + (now - since) / 1_000_000 + " ms" : ""));
     }
     return out;
+  }
+
+  /**
+   * The last trace events of every CPU, oldest first: whole events only, taken while the CPUs
+   * may run ({@link Trace}).
+   */
+  public List<Trace.Event> traceSnapshot() {
+    List<Trace.Event> trace = new ArrayList<>();
+    for (Cpu x : cpus) {
+      trace.addAll(x.trace.snapshot());
+    }
+    trace.sort(Comparator.comparingLong(Trace.Event::nanos));
+    return trace;
+  }
+
+  /** The name of every LWP this machine has had, by LWP id, also of those that ended. */
+  public Map<Integer, String> lwpNames() {
+    return Map.copyOf(names);
   }
 
   /** The LWPs of this machine (a snapshot). */

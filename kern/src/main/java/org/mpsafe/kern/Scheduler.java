@@ -105,6 +105,8 @@ final class Scheduler {
       if (n != null) {
         dequeue(n);
         grant(c, n);
+      } else {
+        c.trace.add(Trace.SWITCH, l.id(), 0, 0);
       }
       commit();
     } finally {
@@ -281,6 +283,7 @@ final class Scheduler {
           describe(l));
     }
     l.wantsCpu = false;
+    c.trace.add(Trace.SWITCH, l.id(), l.id(), 0);
     c.owner = l;
     l.cpu = c;
     l.state = Lwp.State.ONPROC;

@@ -35,6 +35,12 @@ public final class Trace {
   }
 
   public static final int SOFTINT = kind("softint");
+  /**
+   * A CPU changes hands: argument a is the new owner's LWP id, 0 when the CPU goes idle.
+   * Recorded by the scheduler under its lock, while nobody runs on the CPU, so the ring keeps
+   * its one writer at a time.
+   */
+  public static final int SWITCH = kind("sched_switch");
   public static final int PANIC = kind("panic");
 
   /** Records an event on the current CPU. */

@@ -60,6 +60,11 @@ final class LoadOptions {
           + "--duration, at least 1m); a trial that hits it ends early and says so.")
   Duration wallCap;
 
+  @Option(names = "--trace-events", paramLabel = "N", defaultValue = "4096",
+      description = "Trace events kept per CPU (the panic report's timeline, --trace): the "
+          + "last N of each CPU (16..1000000).")
+  int traceEvents;
+
   /** Checks the options; a one-line usage error naming the first bad one. */
   void validate(CommandLine.Model.CommandSpec spec) {
     if (cpus < 1 || cpus > 64) {
@@ -88,6 +93,10 @@ final class LoadOptions {
         throw usage(spec, "Invalid value for option '--strategy': " + e.getMessage());
       }
     }
+    if (traceEvents < 16 || traceEvents > 1_000_000) {
+      throw usage(spec, "Invalid value for option '--trace-events': " + traceEvents
+          + " (must be 16..1000000)");
+    }
     if (wallCap != null && wallCap.isZero()) {
       throw usage(spec, "Invalid value for option '--wall-cap': must be more than 0");
     }
@@ -107,7 +116,7 @@ final class LoadOptions {
     Duration cap = !deterministic ? Duration.ZERO : wallCap != null ? wallCap
         : max(duration.multipliedBy(10), Duration.ofMinutes(1));
     return new TrialRunner.Settings(xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
-        duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap);
+        duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap, traceEvents);
   }
 
   /** The header's description of the machine: {@code xcall=legacy ... duration=5m00s}. */

@@ -156,10 +156,13 @@ final class PanicReport {
     }
     List<Trace.Event> ev = new ArrayList<>();
     int softints = 0;
+    int switches = 0;
     for (Trace.Event e : p.trace()) {
       if (cpus.contains(e.cpu())) {
         if (e.kind().equals("softint")) {
           softints++;
+        } else if (e.kind().equals("sched_switch")) {
+          switches++;
         } else {
           ev.add(e);
         }
@@ -167,7 +170,8 @@ final class PanicReport {
     }
     List<String> out = new ArrayList<>();
     out.add("last events on cpu" + cpus + " (time since boot; " + softints
-        + " softint runs not shown):");
+        + " softint runs" + (switches > 0 ? " and " + switches + " CPU hand-overs" : "")
+        + " not shown):");
     int from = Math.max(0, ev.size() - TIMELINE);
     for (Trace.Event e : ev.subList(from, ev.size())) {
       out.add(String.format(Locale.ROOT, "  %10.3f ms  cpu%-2d %-12s %-22s %s", e.nanos() / 1e6,

@@ -193,7 +193,7 @@ final class ReplayCommand implements Callable<Integer> {
           Duration.ofMillis(Math.round(top.path("duration_s").asDouble() * 1000)),
           top.path("detectors").asBoolean(), Duration.ofSeconds(30),
           Deterministic.Strategy.parse(top.path("strategy").asText()),
-          Duration.ofMinutes(10));
+          Duration.ofMinutes(10), top.path("trace_events").asInt(4096));
       if (s.cpus() < 1 || s.cpus() > 64 || s.interfaces() < 2 || s.churnLwps() < 2
           || !t.path("budget_ns").canConvertToLong() || !t.path("seed").canConvertToLong()) {
         throw new IllegalArgumentException("options out of range or missing");

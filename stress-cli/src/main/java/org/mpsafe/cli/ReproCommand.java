@@ -67,6 +67,13 @@ final class ReproCommand implements Callable<Integer> {
   @Option(names = "--json", paramLabel = "FILE", description = "Write the summary as JSON.")
   Path json;
 
+  @Option(names = "--trace", paramLabel = "FILE.json",
+      description = "Write the trial's last trace events (the first that panicked, else the "
+          + "last) in the Chrome/Perfetto trace-event format: a track per CPU, LWP runs as "
+          + "slices, xcall tickets as flows, the early return, dead-frame read and panic as "
+          + "instants. Bounded by --trace-events per CPU.")
+  Path trace;
+
   @Option(names = "--report", paramLabel = "FILE.html",
       description = "Write a self-contained HTML report with plots.")
   Path report;
@@ -169,6 +176,7 @@ final class ReproCommand implements Callable<Integer> {
     }
     checkWritable("--json", json);
     checkWritable("--report", report);
+    checkWritable("--trace", trace);
     checkWritable("--jfr", jfr);
   }
 
@@ -277,6 +285,13 @@ final class ReproCommand implements Callable<Integer> {
     if (report != null) {
       HtmlReport.write(r, report);
       out.println("wrote " + report);
+    }
+    if (trace != null && !r.trials().isEmpty()) {
+      TrialResult t = r.trials().stream()
+          .filter(x -> x.outcome() == TrialResult.Outcome.PANIC).findFirst()
+          .orElse(r.trials().get(r.trials().size() - 1));
+      ChromeTrace.write(t, r.settings(), trace);
+      out.println("wrote " + trace + " (open it in ui.perfetto.dev or chrome://tracing)");
     }
     if (jfrSession != null) {
       jfrSession.stop();

@@ -117,6 +117,7 @@ record RunReport(
     j.put("duration_s", s.duration().toMillis() / 1000.0);
     j.put("mode", s.strategy() == null ? "host" : "deterministic");
     j.put("strategy", s.strategy() == null ? null : s.strategy().toString());
+    j.put("trace_events", s.traceEvents());
   }
 
   /** One trial: outcome, time, seed, its schedule (deterministic) and its panic or hang. */

@@ -6,6 +6,7 @@ import java.util.Map;
 import org.mpsafe.kern.HangReport;
 import org.mpsafe.kern.Panic;
 import org.mpsafe.kern.Schedule;
+import org.mpsafe.kern.Trace;
 import org.mpsafe.psref.UseAfterReturn;
 import org.mpsafe.xcall.EarlyReturn;
 
@@ -19,7 +20,7 @@ record TrialResult(
     Outcome outcome, long seed, double elapsedS, Panic panic, HangReport hang,
     List<EarlyReturn> earlyReturns, List<UseAfterReturn> deadFrameReads, Counters counters,
     List<Sample> samples, Map<Integer, String> lwpNames, Schedule schedule, double wallS,
-    boolean wallCapHit, long budgetNanos) {
+    boolean wallCapHit, long budgetNanos, List<Trace.Event> trace) {
 
   enum Outcome {
     PANIC, CLEAN, HANG, INTERRUPTED;

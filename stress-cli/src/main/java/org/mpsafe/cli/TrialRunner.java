@@ -3,16 +3,15 @@ package org.mpsafe.cli;
 import com.google.common.base.Stopwatch;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.mpsafe.kern.Deterministic;
-import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.kern.Schedule;
+import org.mpsafe.kern.Trace;
 import org.mpsafe.net.ForwardingLoad;
 import org.mpsafe.net.IpStat;
 import org.mpsafe.net.NetStack;
@@ -33,7 +32,7 @@ final class TrialRunner {
   record Settings(
       XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
       Duration duration, boolean detectors, Duration watchdog, Deterministic.Strategy strategy,
-      Duration wallCap) {}
+      Duration wallCap, int traceEvents) {}
 
   /**
    * The deterministic machine's NICs: a burst of 64 packets every 16 ms of virtual time per CPU,
@@ -113,7 +112,7 @@ final class TrialRunner {
 
   private MachineConfig config() {
     return MachineConfig.of(settings.cpus())
-        .withTraceSize(4096)
+        .withTraceSize(settings.traceEvents())
         .withWatchdog(settings.watchdog())
         .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
         .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
@@ -186,20 +185,18 @@ final class TrialRunner {
         : m.hang().isPresent() ? TrialResult.Outcome.HANG
         : interrupted.getAsBoolean() ? TrialResult.Outcome.INTERRUPTED
         : TrialResult.Outcome.CLEAN;
-    Map<Integer, String> names = new HashMap<>();
-    for (Lwp l : m.lwps()) {
-      names.put(l.id(), l.name());
-    }
+    Map<Integer, String> names = m.lwpNames();
     TrialResult.Counters c = counters(m, net, load);
     Xcall xc = Xcall.of(m);
     Schedule schedule = m.schedule().orElse(null);
+    List<Trace.Event> trace = m.panic().map(p -> p.trace()).orElseGet(m::traceSnapshot);
     List<String> alive = m.shutdown();
     if (!alive.isEmpty()) {
       throw new IllegalStateException("threads did not stop: " + alive);
     }
     return new TrialResult(outcome, seed, elapsed, m.panic().orElse(null),
         m.hang().orElse(null), xc.earlyReturnEvents(), Psrefs.useAfterReturnEvents(m), c,
-        samples, names, schedule, wallS, capHit, virtualNanos);
+        samples, names, schedule, wallS, capHit, virtualNanos, trace);
   }
 
   /** {@code s}'s elapsed time in seconds, at nanosecond resolution. */
