@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -92,52 +91,21 @@ final class ChromeTrace {
     return nanos / 1000.0;
   }
 
-  /** The LWPs' runs on each CPU, from the hand-overs; closed at the CPU's last event. */
+  /** The LWPs' runs on each CPU, from the hand-overs ({@link CpuSlices}). */
   private static void slices(TrialResult r, int ncpu, List<Trace.Event> trace,
       List<Map<String, Object>> ev) {
-    long[] openAt = new long[ncpu];
-    long[] openLwp = new long[ncpu];
-    long[] last = new long[ncpu];
-    long[] first = new long[ncpu];
-    Arrays.fill(first, -1);
-    for (Trace.Event e : trace) {
-      int c = e.cpu();
-      if (c < 0 || c >= ncpu) {
-        continue;
-      }
-      if (first[c] < 0) {
-        first[c] = e.nanos();
-      }
-      last[c] = e.nanos();
-      if (!e.kind().equals("sched_switch")) {
-        continue;
-      }
-      if (openLwp[c] != 0) {
-        ev.add(slice(r, c, openLwp[c], openAt[c], e.nanos()));
-      }
-      openLwp[c] = e.a();
-      openAt[c] = e.nanos();
+    for (CpuSlices.Slice sl : CpuSlices.of(trace, ncpu)) {
+      String name = r.lwpNames().getOrDefault(sl.lwp(), "lwp" + sl.lwp());
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("ph", "X");
+      m.put("pid", PID);
+      m.put("tid", sl.cpu());
+      m.put("name", name);
+      m.put("cat", CpuSlices.category(name));
+      m.put("ts", us(sl.from()));
+      m.put("dur", us(sl.to() - sl.from()));
+      ev.add(m);
     }
-    for (int c = 0; c < ncpu; c++) {
-      if (openLwp[c] != 0) {
-        ev.add(slice(r, c, openLwp[c], openAt[c], last[c]));
-      }
-    }
-  }
-
-  private static Map<String, Object> slice(TrialResult r, int cpu, long lwp, long from,
-      long to) {
-    String name = r.lwpNames().getOrDefault((int) lwp, "lwp" + lwp);
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("ph", "X");
-    m.put("pid", PID);
-    m.put("tid", cpu);
-    m.put("name", name);
-    m.put("cat", name.startsWith("xcall/") ? "xcall" : name.startsWith("soft") ? "softint"
-        : "thread");
-    m.put("ts", us(from));
-    m.put("dur", us(Math.max(0, to - from)));
-    return m;
   }
 
   /**

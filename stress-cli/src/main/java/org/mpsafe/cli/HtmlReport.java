@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.mpsafe.kern.Trace;
 
 /**
  * {@code --report FILE.html}: one self-contained page (no scripts, no network) with the summary,
@@ -51,6 +52,13 @@ final class HtmlReport {
       }
       h.append("</pre>\n");
     }
+    if (p != null && p.trace() != null) {
+      h.append("<h2>The race on the CPUs (trial with seed ").append(p.seed()).append(")</h2>\n")
+          .append("<p>Each lane is a CPU; each bar an LWP holding it (grey: threads, orange: ")
+          .append("<code>xcall/N</code>, green: softints). The numbers are the steps of the ")
+          .append("explanation above.</p>\n")
+          .append(swimlane(p, r.settings().cpus()));
+    }
     TrialResult shown = p != null ? p : r.trials().isEmpty() ? null : r.trials().get(0);
     if (shown != null && !shown.samples().isEmpty()) {
       List<TrialResult.Sample> s = shown.samples();
@@ -84,6 +92,162 @@ final class HtmlReport {
     return h.toString();
   }
 
+  private static final String[] COLOURS = {"#95a5a6", "#e67e22", "#27ae60"};
+
+  /**
+   * The last moments before the panic as an inline SVG: a lane per CPU with the LWPs that held
+   * it, the early-returned ticket's dispatch, the destroys, the early return, the dead-frame
+   * read and the panic marked with the explanation's step numbers, and a time axis in ms.
+   * The window runs from the early-returned ticket's dispatch (or 2 ms before the panic) to
+   * the panic.
+   */
+  static String swimlane(TrialResult p, int ncpu) {
+    List<Trace.Event> trace = p.trace();
+    long end = p.panic().elapsedNanos();
+    long ticket = -1;
+    for (Trace.Event e : trace) {
+      if (e.kind().equals("xc_early_return")) {
+        ticket = e.a();
+      }
+    }
+    long start = end - 2_000_000;
+    for (Trace.Event e : trace) {
+      if (e.kind().equals("xc_dispatch") && e.a() == ticket) {
+        start = e.nanos();
+      }
+    }
+    long span = Math.max(1, end - start);
+    start -= span / 10;
+    end += span / 20;
+    span = end - start;
+    int l = 70;
+    int w = 900;
+    int laneH = 34;
+    int top = 40;
+    int hgt = top + ncpu * laneH + 50;
+    final long t0 = start;
+    final double scale = (w - l - 10) / (double) span;
+    StringBuilder s = new StringBuilder();
+    s.append("<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"swimlane\" width=\"").append(w)
+        .append("\" height=\"").append(hgt).append("\" role=\"img\"><title>CPU lanes before ")
+        .append("the panic</title>");
+    s.append("<text x=\"").append(l).append("\" y=\"16\" font-size=\"13\">LWPs on each CPU, ")
+        .append("time since boot (ms)</text>");
+    for (int c = 0; c < ncpu; c++) {
+      int y = top + c * laneH;
+      s.append("<g class=\"lane\" data-cpu=\"").append(c).append("\"><text x=\"").append(l - 8)
+          .append("\" y=\"").append(y + laneH / 2 + 4).append("\" font-size=\"12\" ")
+          .append("text-anchor=\"end\">cpu").append(c).append("</text><line x1=\"").append(l)
+          .append("\" y1=\"").append(y + laneH).append("\" x2=\"").append(w - 10)
+          .append("\" y2=\"").append(y + laneH).append("\" stroke=\"#eee\"/></g>");
+    }
+    long dispatchAt = start;
+    for (Trace.Event e : trace) {
+      if (e.kind().equals("xc_dispatch") && e.a() == ticket) {
+        dispatchAt = e.nanos();
+      }
+    }
+    List<CpuSlices.Slice> slices = CpuSlices.of(trace, ncpu);
+    CpuSlices.Slice preempted = null;
+    String prevCat = "";
+    for (CpuSlices.Slice sl : slices) {
+      if (sl.cpu() != p.panic().cpu()) {
+        continue;
+      }
+      String cat = CpuSlices.category(p.lwpNames().getOrDefault(sl.lwp(), ""));
+      if (preempted == null && sl.from() >= dispatchAt && cat.equals("softint")
+          && prevCat.equals("xcall")) {
+        preempted = sl;
+      }
+      prevCat = cat;
+    }
+    for (CpuSlices.Slice sl : slices) {
+      long a = Math.max(sl.from(), start);
+      long b = Math.min(sl.to(), end);
+      if (b <= a) {
+        continue;
+      }
+      String name = p.lwpNames().getOrDefault(sl.lwp(), "lwp" + sl.lwp());
+      String cat = CpuSlices.category(name);
+      double x = l + (a - t0) * scale;
+      double bw = Math.max(1, (b - a) * scale);
+      int y = top + sl.cpu() * laneH + 4;
+      s.append(String.format(Locale.ROOT, "<rect class=\"%s\" x=\"%.1f\" y=\"%d\" "
+          + "width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s on cpu%d</title></rect>",
+          cat, x, y, bw, laneH - 8, COLOURS[cat.equals("xcall") ? 1 : cat.equals("softint") ? 2
+          : 0], esc(name), sl.cpu()));
+      if (bw > 7 * name.length()) {
+        s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" "
+            + "fill=\"#fff\">%s</text>", x + 3, y + laneH / 2 + 1, esc(name)));
+      }
+    }
+    if (preempted != null) {
+      s.append(mark("softint_preempts_xcall", l + (preempted.from() - t0) * scale,
+          top + preempted.cpu() * laneH, laneH, "#1e8449", "2"));
+    }
+    int step = 0;
+    boolean dispatched = false;
+    for (Trace.Event e : trace) {
+      if (e.nanos() < start || e.nanos() > end) {
+        continue;
+      }
+      String k = e.kind();
+      String label = null;
+      String colour = "#333";
+      if (k.equals("xc_dispatch") && e.a() == ticket && !dispatched) {
+        label = "1";
+        dispatched = true;
+      } else if (k.equals("xc_dispatch") && dispatched && e.a() > ticket && step < 3) {
+        label = "3";
+        colour = "#555";
+      } else if (k.equals("xc_early_return")) {
+        label = "4";
+        colour = "#c0392b";
+      } else if (k.equals("psref_dead_frame_read")) {
+        label = "5";
+        colour = "#8e44ad";
+      } else if (k.equals("panic")) {
+        label = "panic";
+        colour = "#000";
+      } else if (k.equals("psref_destroy_start") || k.equals("psref_destroy_end")) {
+        double x = l + (e.nanos() - t0) * scale;
+        int y = top + e.cpu() * laneH;
+        s.append(String.format(Locale.ROOT, "<path class=\"destroy\" d=\"M%.1f %d l4 -7 l-8 0 z\" "
+            + "fill=\"#2c3e50\"><title>%s</title></path>", x, y + 3, k));
+        continue;
+      } else {
+        continue;
+      }
+      if (label.equals("3")) {
+        step = 3;
+      }
+      s.append(mark(k, l + (e.nanos() - t0) * scale, top + e.cpu() * laneH, laneH, colour,
+          label.equals("panic") ? "!" : label));
+    }
+    int axisY = top + ncpu * laneH + 14;
+    s.append("<line x1=\"").append(l).append("\" y1=\"").append(axisY - 10).append("\" x2=\"")
+        .append(w - 10).append("\" y2=\"").append(axisY - 10).append("\" stroke=\"#333\"/>");
+    for (int i = 0; i <= 5; i++) {
+      long t = start + span * i / 5;
+      double x = l + (t - t0) * scale;
+      s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+          + "stroke=\"#333\"/><text class=\"tick\" x=\"%.1f\" y=\"%d\" font-size=\"11\" "
+          + "text-anchor=\"%s\">%.3f ms</text>", x, axisY - 10, x, axisY - 5, x, axisY + 6,
+          i == 0 ? "start" : i == 5 ? "end" : "middle", t / 1e6));
+    }
+    return s.append("</svg>\n").toString();
+  }
+
+  /** A numbered mark on a lane: a line across it and a circled label above. */
+  private static String mark(String kind, double x, int y, int laneH, String colour,
+      String label) {
+    return String.format(Locale.ROOT, "<g class=\"mark\" data-kind=\"%s\"><line x1=\"%.1f\" "
+        + "y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/><circle "
+        + "cx=\"%.1f\" cy=\"%d\" r=\"7\" fill=\"%s\"/><text x=\"%.1f\" y=\"%d\" "
+        + "font-size=\"10\" fill=\"#fff\" text-anchor=\"middle\">%s</text><title>%s</title></g>",
+        kind, x, y, x, y + laneH, colour, x, y - 6, colour, x, y - 3, label, esc(kind));
+  }
+
   private static String td(long v) {
     return "<td>" + v + "</td>";
   }
@@ -102,7 +266,7 @@ final class HtmlReport {
     double ymax = nice(Math.max(1e-9, max(ys)));
     StringBuilder s = new StringBuilder();
     s.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(w + 20)
-        .append("\" height=\"").append(hgt + 40).append("\" role=\"img\"><title>")
+        .append("\" height=\"").append(hgt + 50).append("\" role=\"img\"><title>")
         .append(esc(title)).append("</title>");
     s.append("<text x=\"").append(l).append("\" y=\"14\" font-size=\"13\">").append(esc(title))
         .append("</text>");
@@ -121,9 +285,15 @@ final class HtmlReport {
     }
     s.append("<polyline fill=\"none\" stroke=\"#1f6fb4\" stroke-width=\"1.5\" points=\"")
         .append(pts).append("\"/>");
-    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\">0 s</text>"
-        + "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.1f s</text>", l,
-        hgt + 8, w, hgt + 8, xmax));
+    for (int i = 0; i <= 4; i++) {
+      double x = l + (w - l) * i / 4.0;
+      s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+          + "stroke=\"#333\"/><text class=\"tick\" x=\"%.1f\" y=\"%d\" font-size=\"11\" "
+          + "text-anchor=\"%s\">%.1f s</text>", x, hgt - 10, x, hgt - 5, x, hgt + 8,
+          i == 0 ? "start" : i == 4 ? "end" : "middle", xmax * i / 4));
+    }
+    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\" "
+        + "text-anchor=\"middle\">time since the trial began (s)</text>", (l + w) / 2, hgt + 22));
     return s.append("</svg>\n").toString();
   }
 
@@ -135,7 +305,7 @@ final class HtmlReport {
     double ymax = nice(Math.max(1e-9, max(vs)));
     StringBuilder s = new StringBuilder();
     s.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(w + 20)
-        .append("\" height=\"").append(hgt + 30).append("\" role=\"img\"><title>")
+        .append("\" height=\"").append(hgt + 26).append("\" role=\"img\"><title>")
         .append(esc(title)).append("</title><text x=\"").append(l)
         .append("\" y=\"14\" font-size=\"13\">").append(esc(title)).append("</text>");
     double bw = (w - l) / (double) vs.length;
@@ -145,9 +315,21 @@ final class HtmlReport {
           + "height=\"%.1f\" fill=\"#c0392b\"/>", l + i * bw + 1, 20 + (hgt - 30) - bh,
           Math.max(1, bw - 2), bh));
     }
+    for (int i = 0; i <= 4; i++) {
+      double v = ymax * i / 4;
+      double y = 20 + (hgt - 30) - (hgt - 30) * i / 4.0;
+      s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+          + "stroke=\"#ddd\"/><text class=\"tick\" x=\"%d\" y=\"%.1f\" font-size=\"11\" "
+          + "text-anchor=\"end\">%.2f s</text>", l, y, w, y, l - 4, y + 4, v));
+    }
+    int every = Math.max(1, (int) Math.ceil(vs.length / 20.0));
+    for (int i = 0; i < vs.length; i += every) {
+      s.append(String.format(Locale.ROOT, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" "
+          + "font-size=\"10\" text-anchor=\"middle\">%d</text>", l + i * bw + bw / 2, hgt + 4,
+          i + 1));
+    }
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\" "
-        + "text-anchor=\"end\">%.2f s</text><text x=\"%d\" y=\"%d\" font-size=\"11\" "
-        + "text-anchor=\"end\">0</text>", l - 4, 24, ymax, l - 4, hgt - 10));
+        + "text-anchor=\"middle\">trial</text>", (l + w) / 2, hgt + 18));
     return s.append("</svg>\n").toString();
   }
 
