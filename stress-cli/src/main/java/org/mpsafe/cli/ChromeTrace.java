@@ -20,7 +20,8 @@ import org.mpsafe.xcall.XcallAccounting;
  * <p>One process is the machine; each CPU is a track ({@code tid} = CPU index) on which the
  * LWPs that held it are complete slices ({@code ph: X}) from the scheduler's hand-overs
  * ({@code sched_switch}), named as {@code ps} names them ({@code xcall/3}, {@code softnet/1},
- * {@code ifconfig/0}) and categorised thread, xcall or softint. Each low-priority xcall ticket
+ * {@code ifconfig/0}) and categorised thread, xcall or softint; softint runs that interrupted a
+ * thread are nested in its slice. Each low-priority xcall ticket
  * is a flow from its {@code xc_dispatch} through the callbacks that counted it to its
  * {@code xc_wait} return; the early return, the dead-frame read, psref destroys and the panic
  * are instant events. {@code otherData} says what ran: bug, variant, seed, CPUs, mode.
@@ -91,21 +92,71 @@ final class ChromeTrace {
     return nanos / 1000.0;
   }
 
-  /** The LWPs' runs on each CPU, from the hand-overs ({@link CpuSlices}). */
+  /**
+   * The LWPs' runs on each CPU, from the hand-overs ({@link CpuSlices}). Softints are nested
+   * as NetBSD runs them: when softint LWPs take a CPU straight from a thread and hand it
+   * straight back to that thread, the thread's slice spans them (it was interrupted, not
+   * descheduled) and the softint runs are its children.
+   */
   private static void slices(TrialResult r, int ncpu, List<Trace.Event> trace,
       List<Map<String, Object>> ev) {
-    for (CpuSlices.Slice sl : CpuSlices.of(trace, ncpu)) {
-      String name = r.lwpNames().getOrDefault(sl.lwp(), "lwp" + sl.lwp());
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("ph", "X");
-      m.put("pid", PID);
-      m.put("tid", sl.cpu());
-      m.put("name", name);
-      m.put("cat", CpuSlices.category(name));
-      m.put("ts", us(sl.from()));
-      m.put("dur", us(sl.to() - sl.from()));
-      ev.add(m);
+    List<CpuSlices.Slice> all = CpuSlices.of(trace, ncpu);
+    for (int c = 0; c < ncpu; c++) {
+      List<CpuSlices.Slice> sl = new ArrayList<>();
+      for (CpuSlices.Slice x : all) {
+        if (x.cpu() == c) {
+          sl.add(x);
+        }
+      }
+      int i = 0;
+      while (i < sl.size()) {
+        CpuSlices.Slice a = sl.get(i);
+        int end = i;   // the last slice of a's own that the nest reaches
+        int k = i + 1;
+        while (!isSoftint(r, a) && k < sl.size()) {
+          int j = k;
+          while (j < sl.size() && isSoftint(r, sl.get(j))
+              && sl.get(j).from() == sl.get(j - 1).to()) {
+            j++;
+          }
+          if (j > k && j < sl.size() && sl.get(j).lwp() == a.lwp()
+              && sl.get(j).from() == sl.get(j - 1).to()) {
+            end = j;
+            k = j + 1;
+          } else {
+            break;
+          }
+        }
+        ev.add(slice(r, c, a.lwp(), a.from(), sl.get(end).to(), end > i));
+        for (int n = i + 1; n < end; n++) {
+          if (sl.get(n).lwp() != a.lwp()) {
+            ev.add(slice(r, c, sl.get(n).lwp(), sl.get(n).from(), sl.get(n).to(), false));
+          }
+        }
+        i = end + 1;
+      }
     }
+  }
+
+  private static boolean isSoftint(TrialResult r, CpuSlices.Slice s) {
+    return CpuSlices.category(r.lwpNames().getOrDefault(s.lwp(), "")).equals("softint");
+  }
+
+  private static Map<String, Object> slice(TrialResult r, int cpu, int lwp, long from, long to,
+      boolean interrupted) {
+    String name = r.lwpNames().getOrDefault(lwp, "lwp" + lwp);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("ph", "X");
+    m.put("pid", PID);
+    m.put("tid", cpu);
+    m.put("name", name);
+    m.put("cat", CpuSlices.category(name));
+    m.put("ts", us(from));
+    m.put("dur", us(to - from));
+    if (interrupted) {
+      m.put("args", Map.of("interrupted_by_softints", true));
+    }
+    return m;
   }
 
   /**

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -17,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code --trace FILE.json} follows the trace-event format's rules: it parses; every slice has a
- * start and a duration; on each CPU's track the slices never go backwards nor overlap; every
+ * start and a duration; on each CPU's track the slices never go backwards and either nest (a
+ * softint in the thread it interrupted) or follow each other, never overlapping partly; every
  * flow that starts ends, after it started; pid and tid are consistent with the named tracks;
  * and a legacy run carries the panic instant with the PR's message.
  */
@@ -32,7 +35,8 @@ class ChromeTraceTest {
     JsonNode ev = doc.path("traceEvents");
     assertTrue(ev.isArray() && ev.size() > 0, "no traceEvents");
     Set<Integer> named = new HashSet<>();
-    Map<Integer, Double> trackEnd = new HashMap<>();
+    Map<Integer, Double> trackStart = new HashMap<>();
+    Map<Integer, Deque<Double>> open = new HashMap<>();
     Map<Long, Double> flowStart = new HashMap<>();
     Map<Long, Double> flowEnd = new HashMap<>();
     int slices = 0;
@@ -53,10 +57,21 @@ class ChromeTraceTest {
           slices++;
           assertTrue(e.path("dur").isNumber() && e.path("dur").asDouble() >= 0, e::toString);
           double ts = e.path("ts").asDouble();
-          double end = trackEnd.getOrDefault(tid, 0.0);
-          assertTrue(ts >= end - 1e-6, () -> "slice goes back or overlaps on cpu" + tid + ": "
-              + e + " after end " + end);
-          trackEnd.put(tid, ts + e.path("dur").asDouble());
+          double end = ts + e.path("dur").asDouble();
+          double prev = trackStart.getOrDefault(tid, 0.0);
+          assertTrue(ts >= prev - 1e-6, () -> "slice goes back on cpu" + tid + ": " + e);
+          trackStart.put(tid, ts);
+          // Slices on a track nest or follow each other, never overlap partly.
+          Deque<Double> stack = open.computeIfAbsent(tid, x -> new ArrayDeque<>());
+          while (!stack.isEmpty() && stack.peek() <= ts + 1e-6) {
+            stack.pop();
+          }
+          if (!stack.isEmpty()) {
+            double parentEnd = stack.peek();
+            assertTrue(end <= parentEnd + 1e-6, () -> "slice overlaps its parent on cpu" + tid
+                + ": " + e + " past " + parentEnd);
+          }
+          stack.push(end);
           assertFalse(e.path("name").asText().isEmpty());
         }
         case "s" -> assertEquals(null, flowStart.put(e.path("id").asLong(),
@@ -72,7 +87,7 @@ class ChromeTraceTest {
     for (Map.Entry<Long, Double> s : flowStart.entrySet()) {
       assertTrue(s.getValue() <= flowEnd.get(s.getKey()), "flow ends before it starts");
     }
-    assertTrue(named.containsAll(trackEnd.keySet()), "a track without a name");
+    assertTrue(named.containsAll(trackStart.keySet()), "a track without a name");
     return doc;
   }
 
@@ -98,6 +113,8 @@ class ChromeTraceTest {
     assertTrue(panic, "no panic instant with the PR's message");
     assertTrue(early, "no early-return instant");
     assertTrue(xcallSlice, "no xcall/N slice");
+    assertTrue(doc.path("traceEvents").findValues("interrupted_by_softints").size() > 0,
+        "no softint nested in the thread it interrupted");
     JsonNode other = doc.path("otherData");
     assertEquals("kern-51632", other.path("bug").asText());
     assertEquals("buggy", other.path("variant").asText());
