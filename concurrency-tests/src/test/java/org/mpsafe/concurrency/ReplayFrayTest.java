@@ -27,7 +27,7 @@ class ReplayFrayTest {
 
   @Test
   void replayOfLegacyPsrefSchedulePanicsAgain() throws IOException {
-    replay("psref-legacy-seed-5", PsrefPr51632FrayTest::warmup,
+    replay("psref-legacy-seed-1", PsrefPr51632FrayTest::warmup,
         () -> PsrefParallelDestroy.run(XcallAccounting.LEGACY_TAILP, false));
   }
 
