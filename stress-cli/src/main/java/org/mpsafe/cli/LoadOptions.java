@@ -12,10 +12,19 @@ import picocli.CommandLine.Option;
  * (CPUs, xcall accounting, deterministic or host-scheduled) and what runs on it.
  */
 final class LoadOptions {
-  @Option(names = "--xcall", paramLabel = "legacy|fixed", defaultValue = "legacy",
+  @Option(names = "--bug", paramLabel = "ID", defaultValue = "kern-51632",
+      description = "Which race of the catalog to run ('mpsafe list').")
+  String bug;
+
+  @Option(names = "--variant", paramLabel = "buggy|fixed",
+      description = "The code path: buggy (the NetBSD code before the fix) or fixed. For "
+          + "kern-51632 the same as --xcall legacy|fixed (default buggy).")
+  String variant;
+
+  @Option(names = "--xcall", paramLabel = "legacy|fixed",
       converter = ReproCommand.AccountingConverter.class,
       description = "Low-priority xcall accounting: legacy (xc_tailp, NetBSD 6/7: panics) or "
-          + "fixed (xc_donep, the PR's fix).")
+          + "fixed (xc_donep, the PR's fix); kern-51632's --variant. Default legacy.")
   XcallAccounting xcall;
 
   @Option(names = "--xc-wait-spin", paramLabel = "on|off", defaultValue = "on",
@@ -67,6 +76,23 @@ final class LoadOptions {
 
   /** Checks the options; a one-line usage error naming the first bad one. */
   void validate(CommandLine.Model.CommandSpec spec) {
+    if (Catalog.find(bug).isEmpty()) {
+      throw usage(spec, "Invalid value for option '--bug': '" + bug + "' (known: "
+          + Catalog.ids() + "; see 'mpsafe list')");
+    }
+    if (variant != null && !variant.equals("buggy") && !variant.equals("fixed")) {
+      throw usage(spec, "Invalid value for option '--variant': '" + variant
+          + "' (buggy or fixed)");
+    }
+    if (variant != null && xcall != null
+        && (variant.equals("fixed")) != (xcall == XcallAccounting.FIXED_DONEP)) {
+      throw usage(spec, "Options '--variant " + variant + "' and '--xcall "
+          + (xcall == XcallAccounting.FIXED_DONEP ? "fixed" : "legacy") + "' disagree");
+    }
+    if (xcall == null) {
+      xcall = "fixed".equals(variant) ? XcallAccounting.FIXED_DONEP
+          : XcallAccounting.LEGACY_TAILP;
+    }
     if (cpus < 1 || cpus > 64) {
       throw usage(spec, "Invalid value for option '--cpus': " + cpus + " (must be 1..64)");
     }

@@ -22,7 +22,7 @@ public final class MpsafeCli implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(spec.commandLine(),
-        "Missing command: try 'mpsafe repro', 'mpsafe replay', 'mpsafe sweep' or 'mpsafe --help'");
+        "Missing command: try 'mpsafe repro', 'mpsafe list', 'mpsafe replay', 'mpsafe sweep' or 'mpsafe --help'");
   }
 
   /** The version from the build. */
@@ -46,6 +46,7 @@ public final class MpsafeCli implements Runnable {
     CommandLine cl = new CommandLine(new MpsafeCli());
     cl.addSubcommand("repro", new ReproCommand(out, err, interrupt));
     cl.addSubcommand("replay", new ReplayCommand(out));
+    cl.addSubcommand("list", new ListCommand(out));
     cl.addSubcommand("sweep", new SweepCommand(out, err, interrupt));
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));

@@ -19,7 +19,9 @@ class CliUsageTest {
     assertEquals(0, r.exit());
     for (String opt : new String[] {"--xcall", "--xc-wait-spin", "on|off", "--cpus", "--interfaces", "--churn-lwps",
         "--duration", "--seed", "--trials", "--keep-going", "--expect", "--json", "--report",
-        "--jfr", "--no-detectors", "--quiet", "Default: legacy", "Default: on", "Default: 4", "Default: 5m",
+        "--jfr", "--no-detectors", "--quiet", "Default legacy.", "Default: on", "Default: 4", "Default: 5m",
+        "--bug", "Default: kern-51632", "--variant", "buggy|fixed", "--deterministic", "--strategy",
+        "--wall-cap", "--trace", "--trace-events", "Default: 4096",
         "Exit codes:", "130"}) {
       assertTrue(r.out().contains(opt), () -> "help lacks " + opt + ":\n" + r.out());
     }

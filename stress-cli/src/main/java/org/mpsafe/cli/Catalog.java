@@ -1,0 +1,45 @@
+package org.mpsafe.cli;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The races {@code mpsafe} reproduces ({@code mpsafe list}, {@code repro --bug ID}). Each entry
+ * names the NetBSD files whose code it ports, the symptom of the buggy variant and the fix; the
+ * variant is a boot option of the module whose code it changes, never a condition in the CLI.
+ */
+final class Catalog {
+  private Catalog() {}
+
+  /**
+   * One race.
+   *
+   * @param id the {@code --bug} name, e.g. {@code kern-51632}
+   * @param title what goes wrong, in a line
+   * @param files the NetBSD files of the code it ports
+   * @param symptom what the buggy variant ends in, as NetBSD prints it
+   * @param fix what the fixed variant changes
+   * @param doc its page under {@code docs/}
+   */
+  record Entry(String id, String title, String files, String symptom, String fix, String doc) {}
+
+  static final List<Entry> ENTRIES = List.of(
+      new Entry("kern-51632",
+          "low-priority xcall: xc_wait returns while a callback still runs (xc_tailp counted "
+              + "before the callback); psref_target_destroy returns under a reader",
+          "sys/kern/subr_xcall.c 1.18, sys/kern/subr_psref.c 1.4",
+          "panic: kernel diagnostic assertion \"(target->prt_class == class)\" failed: file "
+              + "\"sys/kern/subr_psref.c\", line 485 mismatched psref target class: 0x0 (ref) "
+              + "!= 0x2 (expected)",
+          "admit and wake on xc_donep, counted after the callback; drop xc_tailp (the PR's "
+              + "diff, Nov 2016)",
+          "docs/races/kern-51632.md"));
+
+  static Optional<Entry> find(String id) {
+    return ENTRIES.stream().filter(e -> e.id().equals(id)).findFirst();
+  }
+
+  static String ids() {
+    return String.join(", ", ENTRIES.stream().map(Entry::id).toList());
+  }
+}
