@@ -289,8 +289,10 @@ final class HtmlReport {
       double x = l + (w - l) * i / 4.0;
       s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
           + "stroke=\"#333\"/><text class=\"tick\" x=\"%.1f\" y=\"%d\" font-size=\"11\" "
-          + "text-anchor=\"%s\">%.1f s</text>", x, hgt - 10, x, hgt - 5, x, hgt + 8,
-          i == 0 ? "start" : i == 4 ? "end" : "middle", xmax * i / 4));
+          + "text-anchor=\"%s\">%s s</text>", x, hgt - 10, x, hgt - 5, x, hgt + 8,
+          i == 0 ? "start" : i == 4 ? "end" : "middle",
+          String.format(Locale.ROOT, xmax < 1 ? "%.3f" : xmax < 10 ? "%.2f" : "%.1f",
+              xmax * i / 4)));
     }
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\" "
         + "text-anchor=\"middle\">time since the trial began (s)</text>", (l + w) / 2, hgt + 22));
