@@ -24,8 +24,6 @@ public final class Cpu extends CpuLayout.SharedPad implements KObject {
   private final int index;
   private final String name;
   final Machine machine;
-  /** The deterministic machine's baton, or null (host-scheduled): read at preemption points. */
-  final DetScheduler det;
 
   /** The LWP holding this CPU; written under the scheduler lock. */
   volatile Lwp owner;
@@ -58,7 +56,6 @@ public final class Cpu extends CpuLayout.SharedPad implements KObject {
 
   Cpu(Machine machine, int index, int traceSize) {
     this.machine = machine;
-    this.det = machine.det;
     this.index = index;
     this.name = "cpu" + index;
     this.trace = new Trace.Ring(index, traceSize);

@@ -44,7 +44,7 @@ public final class Kaddr {
   private static DetScheduler currentDet() {
     Lwp l = Lwp.currentOrNull();
     if (l != null) {
-      return l.machine().det;
+      return l.det;
     }
     DetScheduler d = HOST_DET.get();
     return d != null && d.host == Thread.currentThread() ? d : null;

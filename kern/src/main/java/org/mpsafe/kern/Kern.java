@@ -147,15 +147,14 @@ public final class Kern {
   }
 
   static void preemptPoint(Lwp l) {
-    Cpu c = l.cpu;
-    DetScheduler det = c.det;
+    DetScheduler det = l.det;
     if (det != null) {
       if (det.inDevice()) {
         return;
       }
       det.step(l, false);
     }
-    if (c.wantPri > l.pri) {
+    if (l.cpu.wantPri > l.pri) {
       l.machine().sched.preempt(l, false);
     }
   }
@@ -165,7 +164,7 @@ public final class Kern {
    * another CPU's LWP may run here; nothing otherwise.
    */
   static void schedPoint(Lwp l) {
-    DetScheduler det = l.cpu.det;
+    DetScheduler det = l.det;
     if (det != null) {
       det.step(l, false);
     }
@@ -178,7 +177,7 @@ public final class Kern {
    */
   public static void spinWait() {
     Lwp l = Lwp.currentOrNull();
-    DetScheduler det = l == null ? null : l.cpu.det;
+    DetScheduler det = l == null ? null : l.det;
     if (det != null) {
       det.step(l, true);
     } else {
@@ -189,7 +188,7 @@ public final class Kern {
   /** {@code yield()}: lets any LWP waiting for this CPU run first (a time slice ends). */
   public static void yield() {
     Lwp l = Lwp.current();
-    DetScheduler det = l.cpu.det;
+    DetScheduler det = l.det;
     if (det != null) {
       det.step(l, true);
     }

@@ -23,6 +23,11 @@ public final class Lwp implements KObject {
 
   private final long kaddr = Kaddr.alloc();
   private final Machine machine;
+  /**
+   * The deterministic machine's baton, or null (host-scheduled): read at every preemption point
+   * and lock entry, so it sits on the LWP, a final field of an object already in hand.
+   */
+  final DetScheduler det;
   private final int id;
   private final String name;
   final int pri;
@@ -79,6 +84,7 @@ public final class Lwp implements KObject {
 
   Lwp(Machine machine, int id, String name, int pri, int pflag, Cpu bound, Runnable body) {
     this.machine = machine;
+    this.det = machine.det;
     this.id = id;
     this.name = name;
     this.pri = pri;
@@ -200,7 +206,6 @@ public final class Lwp implements KObject {
    * the machine stops.
    */
   boolean parkUntilWoken(long deadlineNanos) {
-    DetScheduler det = machine.det;
     while (!woken) {
       machine.checkRunning();
       if (det != null) {

@@ -251,7 +251,7 @@ final class Scheduler {
         }
         machine.checkRunning();
       }
-      DetScheduler det = machine.det;
+      DetScheduler det = l.det;
       if (det != null) {
         det.block(l, l.grantedCond, DetScheduler.NONE);
         continue;

@@ -44,7 +44,7 @@ final class ChromeTrace {
   static Map<String, Object> document(TrialResult r, TrialRunner.Settings s) {
     List<Map<String, Object>> ev = new ArrayList<>();
     String variant = s.xcall() == XcallAccounting.LEGACY_TAILP ? "buggy" : "fixed";
-    ev.add(meta("process_name", null, "mpsafe machine: kern-51632 " + variant + ", seed "
+    ev.add(meta("process_name", null, "mpsafe machine: " + s.bug() + " " + variant + ", seed "
         + r.seed()));
     List<Trace.Event> trace = r.trace() == null ? List.of() : r.trace();
     for (int c = 0; c < s.cpus(); c++) {
@@ -57,7 +57,7 @@ final class ChromeTrace {
     flows(trace, ev);
     instants(r, trace, ev);
     Map<String, Object> other = new LinkedHashMap<>();
-    other.put("bug", "kern-51632");
+    other.put("bug", s.bug());
     other.put("variant", variant);
     other.put("seed", r.seed());
     other.put("cpus", s.cpus());

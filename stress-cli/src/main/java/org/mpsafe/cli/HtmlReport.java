@@ -110,12 +110,13 @@ final class HtmlReport {
         ticket = e.a();
       }
     }
-    long start = end - 2_000_000;
+    long dispatchAt = end - 2_000_000;
     for (Trace.Event e : trace) {
       if (e.kind().equals("xc_dispatch") && e.a() == ticket) {
-        start = e.nanos();
+        dispatchAt = e.nanos();
       }
     }
+    long start = dispatchAt;
     long span = Math.max(1, end - start);
     start -= span / 10;
     end += span / 20;
@@ -140,12 +141,6 @@ final class HtmlReport {
           .append("text-anchor=\"end\">cpu").append(c).append("</text><line x1=\"").append(l)
           .append("\" y1=\"").append(y + laneH).append("\" x2=\"").append(w - 10)
           .append("\" y2=\"").append(y + laneH).append("\" stroke=\"#eee\"/></g>");
-    }
-    long dispatchAt = start;
-    for (Trace.Event e : trace) {
-      if (e.kind().equals("xc_dispatch") && e.a() == ticket) {
-        dispatchAt = e.nanos();
-      }
     }
     List<CpuSlices.Slice> slices = CpuSlices.of(trace, ncpu);
     CpuSlices.Slice preempted = null;

@@ -141,7 +141,7 @@ final class LoadOptions {
     int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
     Duration cap = !deterministic ? Duration.ZERO : wallCap != null ? wallCap
         : max(duration.multipliedBy(10), Duration.ofMinutes(1));
-    return new TrialRunner.Settings(xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
+    return new TrialRunner.Settings(bug, xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
         duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap, traceEvents);
   }
 

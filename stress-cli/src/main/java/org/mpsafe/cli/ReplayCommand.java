@@ -186,7 +186,11 @@ final class ReplayCommand implements Callable<Integer> {
           + BuildId.get() + "): its schedule would not be the same");
     }
     try {
-      TrialRunner.Settings s = new TrialRunner.Settings(
+      String bug = top.path("bug").asText("kern-51632");
+      if (Catalog.find(bug).isEmpty()) {
+        throw new IllegalArgumentException("unknown bug '" + bug + "'");
+      }
+      TrialRunner.Settings s = new TrialRunner.Settings(bug,
           XcallAccounting.parse(top.path("xcall").asText()),
           top.path("xc_wait_spin").asBoolean(), top.path("cpus").asInt(),
           top.path("interfaces").asInt(), top.path("churn_lwps").asInt(),

@@ -108,7 +108,7 @@ record RunReport(
    * xc_wait_spin, detectors, cpus, interfaces, churn_lwps, duration_s, mode, strategy.
    */
   static void putSettings(Map<String, Object> j, TrialRunner.Settings s) {
-    j.put("bug", "kern-51632");
+    j.put("bug", s.bug());
     j.put("variant", s.xcall() == XcallAccounting.LEGACY_TAILP ? "buggy" : "fixed");
     j.put("xcall", s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed");
     j.put("xc_wait_spin", s.xcWaitSpin());

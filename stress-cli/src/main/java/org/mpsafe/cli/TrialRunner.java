@@ -30,7 +30,7 @@ import org.mpsafe.xcall.XcallAccounting;
 final class TrialRunner {
   /** What a run is made of. */
   record Settings(
-      XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
+      String bug, XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
       Duration duration, boolean detectors, Duration watchdog, Deterministic.Strategy strategy,
       Duration wallCap, int traceEvents) {}
 

@@ -71,8 +71,9 @@ import org.mpsafe.kern.Trace;
  * OPTION_WAIT_SPIN = false for exactly that. The condition waited for is the same either way,
  * so the spin changes latency and interleavings, never what xc_wait promises (I3). The default
  * stays on because the benchmarks' baselines were taken with it; docs/performance.md compares
- * the time to panic of the stress repro with and without it. The low-priority handoff to an xcall/N thread is a
- * cv_signal, as in C; the thread sleeps on an idle-wait condvar that the watchdog ignores.
+ * the time to panic of the stress repro with and without it. The low-priority handoff to an
+ * xcall/N thread is a cv_signal, as in C; the thread sleeps on an idle-wait condvar that the
+ * watchdog ignores.
  * </pre>
  */
 public final class Xcall {
