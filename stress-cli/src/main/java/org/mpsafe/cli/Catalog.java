@@ -1,7 +1,14 @@
 package org.mpsafe.cli;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.xcall.Xcall;
+import org.mpsafe.xcall.XcallAccounting;
 
 /**
  * The races {@code mpsafe} reproduces ({@code mpsafe list}, {@code repro --bug ID}). Each entry
@@ -20,8 +27,27 @@ final class Catalog {
    * @param symptom what the buggy variant ends in, as NetBSD prints it
    * @param fix what the fixed variant changes
    * @param doc its page under {@code docs/}
+   * @param outcome what the buggy variant ends in: {@code panic} or {@code hang}
+   * @param options the boot options selecting the variant's code path, given {@code buggy}
+   *     (each option belongs to the module whose code it changes)
+   * @param load how the entry shapes the forwarding load (identity for the PR's load)
    */
-  record Entry(String id, String title, String files, String symptom, String fix, String doc) {}
+  record Entry(String id, String title, String files, String symptom, String fix, String doc,
+      String outcome, Function<Boolean, Map<String, Object>> options,
+      UnaryOperator<ForwardingLoad.Config> load) {
+    /** What {@code mpsafe list --json} prints of the entry. */
+    Map<String, Object> json() {
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("id", id);
+      j.put("title", title);
+      j.put("files", files);
+      j.put("symptom", symptom);
+      j.put("outcome", outcome);
+      j.put("fix", fix);
+      j.put("doc", doc);
+      return j;
+    }
+  }
 
   static final List<Entry> ENTRIES = List.of(
       new Entry("kern-51632",
@@ -33,7 +59,18 @@ final class Catalog {
               + "!= 0x2 (expected)",
           "admit and wake on xc_donep, counted after the callback; drop xc_tailp (the PR's "
               + "diff, Nov 2016)",
-          "docs/races/kern-51632.md"));
+          "docs/races/kern-51632.md", "panic",
+          buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
+              buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
+          UnaryOperator.identity()));
+
+  /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
+  static final String KERN_51632 = "kern-51632";
+
+  /** The entry named {@code id}; {@link #find} has checked it exists. */
+  static Entry get(String id) {
+    return find(id).orElseThrow(() -> new IllegalArgumentException("unknown bug '" + id + "'"));
+  }
 
   static Optional<Entry> find(String id) {
     return ENTRIES.stream().filter(e -> e.id().equals(id)).findFirst();

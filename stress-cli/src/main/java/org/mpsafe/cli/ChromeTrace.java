@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.mpsafe.kern.Trace;
-import org.mpsafe.xcall.XcallAccounting;
 
 /**
  * {@code --trace FILE.json}: a trial's last trace events in the Chrome/Perfetto trace-event
@@ -43,7 +42,7 @@ final class ChromeTrace {
 
   static Map<String, Object> document(TrialResult r, TrialRunner.Settings s) {
     List<Map<String, Object>> ev = new ArrayList<>();
-    String variant = s.xcall() == XcallAccounting.LEGACY_TAILP ? "buggy" : "fixed";
+    String variant = s.buggy() ? "buggy" : "fixed";
     ev.add(meta("process_name", null, "mpsafe machine: " + s.bug() + " " + variant + ", seed "
         + r.seed()));
     List<Trace.Event> trace = r.trace() == null ? List.of() : r.trace();

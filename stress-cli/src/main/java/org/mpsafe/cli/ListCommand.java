@@ -26,11 +26,11 @@ final class ListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (json) {
       out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-          .writeValueAsString(Catalog.ENTRIES));
+          .writeValueAsString(Catalog.ENTRIES.stream().map(Catalog.Entry::json).toList()));
       return 0;
     }
     for (Catalog.Entry e : Catalog.ENTRIES) {
-      out.println(e.id() + "  " + e.title() + "  [" + e.files() + "]  symptom: " + e.symptom()
+      out.println(e.id() + "  " + e.title() + "  [" + e.files() + "]  " + e.outcome() + ": " + e.symptom()
           + "  fix: " + e.fix() + "  (" + e.doc() + ")");
     }
     return 0;

@@ -84,14 +84,22 @@ final class LoadOptions {
       throw usage(spec, "Invalid value for option '--variant': '" + variant
           + "' (buggy or fixed)");
     }
+    boolean pr51632 = bug.equals(Catalog.KERN_51632);
+    if (xcall != null && !pr51632) {
+      throw usage(spec, "Option '--xcall' selects kern-51632's variant; for '" + bug
+          + "' use --variant buggy|fixed");
+    }
     if (variant != null && xcall != null
         && (variant.equals("fixed")) != (xcall == XcallAccounting.FIXED_DONEP)) {
       throw usage(spec, "Options '--variant " + variant + "' and '--xcall "
           + (xcall == XcallAccounting.FIXED_DONEP ? "fixed" : "legacy") + "' disagree");
     }
+    if (variant == null) {
+      variant = xcall == XcallAccounting.FIXED_DONEP ? "fixed" : "buggy";
+    }
     if (xcall == null) {
-      xcall = "fixed".equals(variant) ? XcallAccounting.FIXED_DONEP
-          : XcallAccounting.LEGACY_TAILP;
+      xcall = pr51632 && variant.equals("buggy") ? XcallAccounting.LEGACY_TAILP
+          : XcallAccounting.FIXED_DONEP;
     }
     if (cpus < 1 || cpus > 64) {
       throw usage(spec, "Invalid value for option '--cpus': " + cpus + " (must be 1..64)");
@@ -141,15 +149,15 @@ final class LoadOptions {
     int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
     Duration cap = !deterministic ? Duration.ZERO : wallCap != null ? wallCap
         : max(duration.multipliedBy(10), Duration.ofMinutes(1));
-    return new TrialRunner.Settings(bug, xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
+    return new TrialRunner.Settings(bug, variant.equals("buggy"), xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
         duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap, traceEvents);
   }
 
-  /** The header's description of the machine: {@code xcall=legacy ... duration=5m00s}. */
+  /** The header's description of the machine: {@code bug=kern-51632 variant=buggy xcall=legacy ... duration=5m00s}. */
   static String describe(TrialRunner.Settings s) {
-    return String.format(Locale.ROOT, "xcall=%s xc-wait-spin=%s cpus=%d interfaces=%d "
-            + "churn-lwps=%d duration=%s",
-        s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed",
+    return String.format(Locale.ROOT, "bug=%s variant=%s xcall=%s xc-wait-spin=%s cpus=%d "
+            + "interfaces=%d churn-lwps=%d duration=%s",
+        s.bug(), s.buggy() ? "buggy" : "fixed", s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed",
         s.xcWaitSpin() ? "on" : "off", s.cpus(), s.interfaces(), s.churnLwps(),
         DurationConverter.format(s.duration()));
   }

@@ -190,7 +190,11 @@ final class ReplayCommand implements Callable<Integer> {
       if (Catalog.find(bug).isEmpty()) {
         throw new IllegalArgumentException("unknown bug '" + bug + "'");
       }
-      TrialRunner.Settings s = new TrialRunner.Settings(bug,
+      String variant = top.path("variant").asText("");
+      if (!variant.equals("buggy") && !variant.equals("fixed")) {
+        throw new IllegalArgumentException("variant '" + variant + "' (buggy or fixed)");
+      }
+      TrialRunner.Settings s = new TrialRunner.Settings(bug, variant.equals("buggy"),
           XcallAccounting.parse(top.path("xcall").asText()),
           top.path("xc_wait_spin").asBoolean(), top.path("cpus").asInt(),
           top.path("interfaces").asInt(), top.path("churn_lwps").asInt(),

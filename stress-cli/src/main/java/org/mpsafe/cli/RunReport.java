@@ -109,7 +109,7 @@ record RunReport(
    */
   static void putSettings(Map<String, Object> j, TrialRunner.Settings s) {
     j.put("bug", s.bug());
-    j.put("variant", s.xcall() == XcallAccounting.LEGACY_TAILP ? "buggy" : "fixed");
+    j.put("variant", s.buggy() ? "buggy" : "fixed");
     j.put("xcall", s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed");
     j.put("xc_wait_spin", s.xcWaitSpin());
     j.put("detectors", s.detectors());

@@ -28,9 +28,13 @@ import org.mpsafe.xcall.XcallAccounting;
  * address churn on the interfaces, wait for the first panic or the end of the time.
  */
 final class TrialRunner {
-  /** What a run is made of. */
+  /**
+   * What a run is made of: {@code bug} and {@code buggy} name the catalog entry and its
+   * variant; {@code xcall} is the low-priority xcall accounting (kern-51632's variant, the fixed
+   * accounting for every other entry).
+   */
   record Settings(
-      String bug, XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
+      String bug, boolean buggy, XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
       Duration duration, boolean detectors, Duration watchdog, Deterministic.Strategy strategy,
       Duration wallCap, int traceEvents) {}
 
@@ -79,8 +83,7 @@ final class TrialRunner {
     List<TrialResult.Sample> samples = new ArrayList<>();
     try {
       net = NetStack.create(m);
-      load = ForwardingLoad.start(net, new ForwardingLoad.Config(settings.interfaces(),
-          settings.churnLwps(), 4, seed, 64, 20_000));
+      load = ForwardingLoad.start(net, loadConfig(seed, 20_000));
       long sampleNanos = sampleInterval(deadlineNanos - System.nanoTime());
       TrialResult.Counters last = TrialResult.Counters.ZERO;
       Stopwatch sinceSample = Stopwatch.createStarted();
@@ -111,13 +114,24 @@ final class TrialRunner {
   }
 
   private MachineConfig config() {
-    return MachineConfig.of(settings.cpus())
+    MachineConfig c = MachineConfig.of(settings.cpus())
         .withTraceSize(settings.traceEvents())
         .withWatchdog(settings.watchdog())
         .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
         .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
         .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
         .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
+    for (Map.Entry<String, Object> o
+        : Catalog.get(settings.bug()).options().apply(settings.buggy()).entrySet()) {
+      c = c.withOption(o.getKey(), o.getValue());
+    }
+    return c;
+  }
+
+  /** The load of the entry, on {@code seed}, NICs pausing {@code nicPauseNanos} per burst. */
+  private ForwardingLoad.Config loadConfig(long seed, long nicPauseNanos) {
+    return Catalog.get(settings.bug()).load().apply(new ForwardingLoad.Config(
+        settings.interfaces(), settings.churnLwps(), 4, seed, 64, nicPauseNanos));
   }
 
   /**
@@ -136,8 +150,7 @@ final class TrialRunner {
     boolean capHit = false;
     try {
       net = NetStack.create(m);
-      load = ForwardingLoad.start(net, new ForwardingLoad.Config(settings.interfaces(),
-          settings.churnLwps(), 4, seed, 64, DET_NIC_PAUSE_NANOS));
+      load = ForwardingLoad.start(net, loadConfig(seed, DET_NIC_PAUSE_NANOS));
       long sample = sampleInterval(virtualNanos);
       long capNanos = settings.wallCap().toNanos();
       TrialResult.Counters last = TrialResult.Counters.ZERO;

@@ -30,7 +30,8 @@ class CatalogCliTest {
         "fixed", "--deterministic", "--seed", "13", "--duration", "1s", "--quiet", "--expect",
         "clean", "--json", json.toString());
     assertEquals(0, r.exit(), r::out);
-    assertTrue(r.out().startsWith("mpsafe repro: xcall=fixed"), r::out);
+    assertTrue(r.out().startsWith("mpsafe repro: bug=kern-51632 variant=fixed xcall=fixed"),
+        r::out);
     JsonNode j = new ObjectMapper().readTree(json.toFile());
     assertEquals("kern-51632", j.get("bug").asText());
     assertEquals("fixed", j.get("variant").asText());
