@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -30,11 +31,12 @@ import picocli.CommandLine.Spec;
 @Command(name = "repro", mixinStandardHelpOptions = true, sortOptions = false,
     versionProvider = MpsafeCli.Version.class, showDefaultValues = true,
     description = {
-      "Reproduce NetBSD PR kern/51632: forwarding traffic plus address churn drives "
-          + "psref_target_destroy through low-priority xcall on every CPU.",
-      "With --xcall legacy (NetBSD 6/7: xc_tailp counted before the callback) the machine "
-          + "panics with \"mismatched psref target class: 0x0 (ref) != 0x2 (expected)\"; with "
-          + "--xcall fixed (the PR's diff) the same load runs clean."},
+      "Reproduce a NetBSD MP race of the catalog ('mpsafe list'; default: PR kern/51632, "
+          + "where forwarding traffic plus address churn drives psref_target_destroy through "
+          + "low-priority xcall on every CPU).",
+      "With --variant buggy the entry's old NetBSD code runs and ends in its symptom (for "
+          + "kern/51632, --xcall legacy: \"mismatched psref target class: 0x0 (ref) != 0x2 "
+          + "(expected)\"); with --variant fixed the same load runs clean."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:clean run (or the outcome --expect asked for)",
@@ -44,6 +46,9 @@ import picocli.CommandLine.Spec;
       "4:internal error",
       "130:interrupted (Ctrl-C); summary and files are still written"})
 final class ReproCommand implements Callable<Integer> {
+  /** The outcomes {@code --expect} takes (repro and sweep). */
+  static final Set<String> EXPECTED = Set.of("panic", "hang", "clean");
+
   @Spec CommandLine.Model.CommandSpec spec;
 
   @Mixin LoadOptions load;
@@ -60,8 +65,9 @@ final class ReproCommand implements Callable<Integer> {
       description = "After a panic, reboot and go on until --duration; count the panics.")
   boolean keepGoing;
 
-  @Option(names = "--expect", paramLabel = "panic|clean",
-      description = "Exit 0 if the outcome is this, 1 otherwise (for CI and git bisect).")
+  @Option(names = "--expect", paramLabel = "panic|hang|clean",
+      description = "Exit 0 if every trial has this outcome, 1 otherwise (for CI and git "
+          + "bisect).")
   String expect;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Write the summary as JSON.")
@@ -171,8 +177,9 @@ final class ReproCommand implements Callable<Integer> {
     if (trials < 1 || trials > 10_000) {
       throw usage("Invalid value for option '--trials': " + trials + " (must be 1..10000)");
     }
-    if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
-      throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");
+    if (expect != null && !EXPECTED.contains(expect)) {
+      throw usage("Invalid value for option '--expect': '" + expect + "' (panic, hang or "
+          + "clean)");
     }
     checkWritable("--json", json);
     checkWritable("--report", report);
@@ -205,14 +212,14 @@ final class ReproCommand implements Callable<Integer> {
 
   /**
    * The exit code. With --expect: 0 when every run had the expected outcome (every run
-   * panicked for "panic"; none panicked or hung for "clean"), else 1.
+   * panicked for "panic", hung for "hang"; none panicked or hung for "clean"), else 1.
    */
   private int exitCode(RunReport r) {
     TrialResult.Outcome o = r.outcome();
     if (expect != null && o != TrialResult.Outcome.INTERRUPTED) {
-      boolean ok = expect.equals("panic")
-          ? !r.trials().isEmpty() && r.panics() == r.trials().size()
-          : o == TrialResult.Outcome.CLEAN;
+      boolean ok = expect.equals("clean") ? o == TrialResult.Outcome.CLEAN
+          : !r.trials().isEmpty() && r.trials().stream()
+              .allMatch(t -> t.outcome().json().equals(expect));
       return ok ? 0 : 1;
     }
     switch (o) {

@@ -45,6 +45,10 @@ class CatalogCliTest {
         "--variant", "maybe");
     assertUsage("Options '--variant buggy' and '--xcall fixed' disagree", "repro",
         "--variant", "buggy", "--xcall", "fixed");
+    assertUsage("Invalid value for option '--expect': 'crash' (panic, hang or clean)", "repro",
+        "--expect", "crash");
+    assertUsage("Invalid value for option '--expect': 'crash' (panic, hang or clean)", "sweep",
+        "--seeds", "1..2", "--jsonl", "x.jsonl", "--expect", "crash");
   }
 
   private static void assertUsage(String message, String... args) {
