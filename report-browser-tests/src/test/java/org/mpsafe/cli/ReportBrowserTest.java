@@ -74,7 +74,7 @@ class ReportBrowserTest {
 
   @Test
   void pageLoadsWithoutConsoleErrors() {
-    assertEquals("mpsafe repro: PR kern/51632", driver.getTitle());
+    assertEquals("mpsafe repro: kern-51632", driver.getTitle());
     List<LogEntry> severe = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
         .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue())
         .collect(Collectors.toList());

@@ -31,10 +31,12 @@ final class Catalog {
    * @param options the boot options selecting the variant's code path, given {@code buggy}
    *     (each option belongs to the module whose code it changes)
    * @param load how the entry shapes the forwarding load (identity for the PR's load)
+   * @param story the interleaving in numbered steps, as the report prints it under the symptom
+   *     (empty for kern-51632, whose steps the report builds from what the detectors saw)
    */
   record Entry(String id, String title, String files, String symptom, String fix, String doc,
       String outcome, Function<Boolean, Map<String, Object>> options,
-      UnaryOperator<ForwardingLoad.Config> load) {
+      UnaryOperator<ForwardingLoad.Config> load, List<String> story) {
     /** What {@code mpsafe list --json} prints of the entry. */
     Map<String, Object> json() {
       Map<String, Object> j = new LinkedHashMap<>();
@@ -62,7 +64,7 @@ final class Catalog {
           "docs/races/kern-51632.md", "panic",
           buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
               buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
-          UnaryOperator.identity()));
+          UnaryOperator.identity(), List.of()));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";

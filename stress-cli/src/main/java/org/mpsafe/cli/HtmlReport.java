@@ -22,14 +22,17 @@ final class HtmlReport {
 
   static String render(RunReport r) throws IOException {
     StringBuilder h = new StringBuilder(16_384);
+    Catalog.Entry entry = Catalog.get(r.settings().bug());
     h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        .append("<title>mpsafe repro: PR kern/51632</title><style>")
+        .append("<title>mpsafe repro: ").append(esc(entry.id())).append("</title><style>")
         .append("body{font-family:sans-serif;margin:2em;max-width:72em;color:#222}")
         .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;")
         .append("text-align:right}th{background:#eee}pre{background:#f6f6f6;padding:1em;")
         .append("overflow-x:auto;font-size:85%}.panic{color:#a00}")
         .append("</style></head><body>\n");
-    h.append("<h1>mpsafe repro — PR kern/51632</h1>\n<p>xcall accounting <b>")
+    h.append("<h1>mpsafe repro — ").append(esc(entry.id())).append("</h1>\n<p>")
+        .append(esc(entry.title())).append("</p>\n<p>variant <b>")
+        .append(r.settings().buggy() ? "buggy" : "fixed").append("</b>, xcall accounting <b>")
         .append(esc(r.toJson().get("xcall").toString())).append("</b>, xc_wait spin ")
         .append(r.settings().xcWaitSpin() ? "on" : "off").append(", ")
         .append(r.settings().cpus()).append(" CPUs, ").append(r.settings().interfaces())
@@ -47,7 +50,24 @@ final class HtmlReport {
     TrialResult p = r.firstPanic();
     if (p != null) {
       h.append("<h2 class=\"panic\">Panic</h2><pre>");
-      for (String line : PanicReport.lines(p, r.settings().detectors())) {
+      for (String line : PanicReport.lines(p, r.settings().detectors(),
+          Catalog.get(r.settings().bug()))) {
+        h.append(esc(line)).append('\n');
+      }
+      h.append("</pre>\n");
+    }
+    TrialResult hung = r.trials().stream().filter(t -> t.hang() != null).findFirst()
+        .orElse(null);
+    if (p == null && hung != null) {
+      h.append("<h2 class=\"panic\">Hang</h2><pre>").append(esc(hung.hang().headline()))
+          .append('\n');
+      for (String line : hung.hang().lwps()) {
+        h.append("  ").append(esc(line)).append('\n');
+      }
+      for (String line : hung.hang().cpus()) {
+        h.append("  ").append(esc(line)).append('\n');
+      }
+      for (String line : PanicReport.story(entry)) {
         h.append(esc(line)).append('\n');
       }
       h.append("</pre>\n");

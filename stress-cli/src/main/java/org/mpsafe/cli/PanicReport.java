@@ -77,12 +77,36 @@ final class PanicReport {
     return c.isEmpty() ? "" : String.join("; ", c);
   }
 
-  static List<String> lines(TrialResult r, boolean detectors) {
+  /**
+   * What goes wrong in {@code entry}, in numbered steps, and its fix: printed under a panic or a
+   * hang of every entry but kern-51632 (whose steps come from the detectors).
+   */
+  static List<String> story(Catalog.Entry entry) {
+    if (entry.story().isEmpty()) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    out.add("");
+    out.add("what happened (" + entry.id() + ", " + entry.doc() + "):");
+    for (int i = 0; i < entry.story().size(); i++) {
+      out.add("  " + (i + 1) + ". " + entry.story().get(i));
+    }
+    out.add("  fix: --variant fixed (" + entry.fix() + ")");
+    return out;
+  }
+
+  static List<String> lines(TrialResult r, boolean detectors, Catalog.Entry entry) {
     Panic p = r.panic();
     List<String> out = new ArrayList<>();
     out.add(p.headline());
     out.add(String.format(Locale.ROOT, "  on cpu%d, lwp %s, %.3f s after boot (seed %d)",
         p.cpu(), p.lwp(), p.elapsedNanos() / 1e9, r.seed()));
+    if (!entry.story().isEmpty()) {
+      out.addAll(story(entry));
+      out.add("");
+      out.addAll(timeline(r));
+      return out;
+    }
     out.add("");
     out.add("cause (found by the detectors):");
     List<String> cause = cause(r);

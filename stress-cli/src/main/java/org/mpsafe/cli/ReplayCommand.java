@@ -76,7 +76,7 @@ final class ReplayCommand implements Callable<Integer> {
         (t, c, f) -> { });
     if (r.outcome() == TrialResult.Outcome.PANIC) {
       out.println();
-      for (String line : PanicReport.lines(r, s.detectors())) {
+      for (String line : PanicReport.lines(r, s.detectors(), Catalog.get(s.bug()))) {
         out.println(line);
       }
       out.println();

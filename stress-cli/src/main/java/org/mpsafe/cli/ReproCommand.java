@@ -234,10 +234,14 @@ final class ReproCommand implements Callable<Integer> {
     }
   }
 
+  private Catalog.Entry entry() {
+    return Catalog.get(load.bug);
+  }
+
   private void printTrial(TrialResult r) {
     if (r.outcome() == TrialResult.Outcome.PANIC) {
       out.println();
-      for (String line : PanicReport.lines(r, !load.noDetectors)) {
+      for (String line : PanicReport.lines(r, !load.noDetectors, entry())) {
         out.println(line);
       }
       out.println();
@@ -248,6 +252,9 @@ final class ReproCommand implements Callable<Integer> {
       }
       for (String c : r.hang().cpus()) {
         out.println("  " + c);
+      }
+      for (String line : PanicReport.story(entry())) {
+        out.println(line);
       }
     }
     if (trials > 1 || keepGoing) {
@@ -260,7 +267,8 @@ final class ReproCommand implements Callable<Integer> {
     TrialResult.Counters c = r.totals();
     out.println("summary");
     row("outcome", r.outcome().json() + (r.trials().size() > 1 ? " (" + r.panics() + " of "
-        + r.trials().size() + " runs panicked)" : ""));
+        + r.trials().size() + " runs panicked" + (r.hangs() > 0 ? ", " + r.hangs() + " hung" : "")
+        + ")" : ""));
     row("elapsed", String.format(Locale.ROOT, "%.2f s", r.elapsedS()));
     row("packets forwarded", c.packetsForwarded() + String.format(Locale.ROOT, " (%s/s)",
         StatusLine.human(c.packetsForwarded() / Math.max(1e-9, r.elapsedS()))));
@@ -273,10 +281,13 @@ final class ReproCommand implements Callable<Integer> {
         : String.valueOf(c.xcEarlyReturns()));
     row("dead frame reads", load.noDetectors ? "n/a" : String.valueOf(c.deadFrameReads()));
     row("panics", String.valueOf(r.panics()));
-    Map<String, Double> d = r.panicDistribution();
-    if (!d.isEmpty() && r.trials().size() > 1) {
-      row("time to panic", String.format(Locale.ROOT, "min %.3f s  median %.3f s  p90 %.3f s"
-          + "  max %.3f s", d.get("min"), d.get("median"), d.get("p90"), d.get("max")));
+    for (TrialResult.Outcome o : List.of(TrialResult.Outcome.PANIC, TrialResult.Outcome.HANG)) {
+      Map<String, Double> d = r.distribution(o);
+      if (!d.isEmpty() && r.trials().size() > 1) {
+        row("time to " + o.json(), String.format(Locale.ROOT, "min %.3f s  median %.3f s  "
+            + "p90 %.3f s  max %.3f s", d.get("min"), d.get("median"), d.get("p90"),
+            d.get("max")));
+      }
     }
   }
 

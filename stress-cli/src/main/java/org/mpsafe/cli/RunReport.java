@@ -42,15 +42,32 @@ record RunReport(
     return trials.stream().filter(t -> t.panic() != null).findFirst().orElse(null);
   }
 
+  long hangs() {
+    return trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.HANG).count();
+  }
+
   /** Times to panic (seconds), sorted. */
   double[] timesToPanic() {
-    return trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.PANIC)
+    return timesTo(TrialResult.Outcome.PANIC);
+  }
+
+  /** Times (seconds) of the trials that ended in {@code o}, sorted. */
+  double[] timesTo(TrialResult.Outcome o) {
+    return trials.stream().filter(t -> t.outcome() == o)
         .mapToDouble(TrialResult::elapsedS).sorted().toArray();
   }
 
   /** min/median/p90/max of the time to panic, in seconds (HdrHistogram, ms resolution). */
   Map<String, Double> panicDistribution() {
-    double[] t = timesToPanic();
+    return distribution(TrialResult.Outcome.PANIC);
+  }
+
+  /**
+   * min/median/p90/max/mean of the time to {@code o} (panic, or the watchdog's hang verdict), in
+   * seconds (HdrHistogram, ms resolution); empty when no trial ended so.
+   */
+  Map<String, Double> distribution(TrialResult.Outcome o) {
+    double[] t = timesTo(o);
     Map<String, Double> m = new LinkedHashMap<>();
     if (t.length == 0) {
       return m;
@@ -99,6 +116,10 @@ record RunReport(
     Map<String, Double> d = panicDistribution();
     if (!d.isEmpty()) {
       j.put("time_to_panic_s", d);
+    }
+    Map<String, Double> hd = distribution(TrialResult.Outcome.HANG);
+    if (!hd.isEmpty()) {
+      j.put("time_to_hang_s", hd);
     }
     return j;
   }
