@@ -7,6 +7,8 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.net.IpforwardRtcache;
+import org.mpsafe.psref.PsrefOptions;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -62,6 +64,23 @@ final class Catalog {
           "docs/races/kern-51632.md", "panic",
           buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
               buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
+          UnaryOperator.identity()),
+      new Entry("rtcache-shared",
+          "one forwarding route cache (struct route ipforward_rt) shared by the ipintr softints "
+              + "of every CPU: two CPUs take its one psref at once",
+          "sys/netinet/ip_input.c 1.324 (ipforward_rt) / 1.383 (ipforward_rt_percpu), "
+              + "sys/net/route.c 1.207 (rtcache_*), sys/net/route.h (struct route)",
+          "panic: kernel diagnostic assertion \"(psref->psref_lwp == curlwp)\" failed: file "
+              + "\"sys/kern/subr_psref.c\", line 276 passive reference transferred from lwp %p "
+              + "to lwp %p (line 273 \"passive reference target mismatch\" instead when the two "
+              + "CPUs' packets took different routes)",
+          "one struct route per CPU (ipforward_rt_percpu), taken with percpu_getref and "
+              + "given back with percpu_putref",
+          "docs/races/rtcache-shared.md", "panic",
+          buggy -> Map.of(IpforwardRtcache.OPTION,
+              buggy ? IpforwardRtcache.SHARED : IpforwardRtcache.PERCPU,
+              PsrefOptions.OPTION_DEBUG, true,
+              PsrefOptions.OPTION_LWP_COUNT, true),
           UnaryOperator.identity()));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
