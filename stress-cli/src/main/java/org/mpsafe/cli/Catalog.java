@@ -72,8 +72,9 @@ final class Catalog {
               + "sys/net/route.c 1.207 (rtcache_*), sys/net/route.h (struct route)",
           "panic: kernel diagnostic assertion \"(psref->psref_lwp == curlwp)\" failed: file "
               + "\"sys/kern/subr_psref.c\", line 276 passive reference transferred from lwp %p "
-              + "to lwp %p (line 273 \"passive reference target mismatch\" instead when the two "
-              + "CPUs' packets took different routes)",
+              + "to lwp %p (other interleavings fail first: line 273 \"passive reference target "
+              + "mismatch\", route.c's KASSERT \"ro->_ro_rt == NULL\", DEBUG \"The psref is "
+              + "already in the list (acquiring twice?)\")",
           "one struct route per CPU (ipforward_rt_percpu), taken with percpu_getref and "
               + "given back with percpu_putref",
           "docs/races/rtcache-shared.md", "panic",
