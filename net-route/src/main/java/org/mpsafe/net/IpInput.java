@@ -9,6 +9,7 @@ import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.PerCpu;
 import org.mpsafe.kern.Softint;
 import org.mpsafe.psref.Psref;
 
@@ -40,6 +41,17 @@ import org.mpsafe.psref.Psref;
  * and we hold the route. A route through the address from elsewhere (a static route) can
  * outlive it; for those ip_output's ifa_is_destroying check (IFA_DESTROYING) comes first.
  *
+ * Route cache (boot option IpforwardRtcache.OPTION). NONE, the default: the route is looked up
+ * in the table for every packet (rtalloc1_psref, rtUnrefPsref), as in PR kern/51632's kernel.
+ * SHARED: one struct route ipforward_rt for every CPU, as ip_input.c 1.324 declares it
+ * ("static struct route ipforward_rt"), with route.c 1.207's psref-based rtcache. PERCPU:
+ * ipforward_rt_percpu (ip_input.c 1.383): ip_forward takes its CPU's struct route with
+ * percpu_getref and gives it back with percpu_putref after the packet. The rtcache reference
+ * is held from rtcache_lookup until the packet is "transmitted"; NetBSD's ip_forward drops it
+ * before ip_output, which takes its own through rtcache_validate(ro) on the same struct route
+ * and holds it across the transmit. The port folds the two into one reference over the same
+ * span of code, and uses the route lookup also for the "ours" check (as for NONE).
+ *
  * Batches: at most BATCH packets per run; if more remain the softint schedules itself again,
  * so a long queue does not hold the CPU against higher-priority softints (each handler return
  * is a preemption point).
@@ -66,6 +78,12 @@ public final class IpInput {
   /** Drops at CPU n's input queue (device side, any thread). */
   private final LongAdder[] qdrops;
   volatile boolean forwarding = true;
+  /** The route cache ip_forward uses (boot option {@link IpforwardRtcache#OPTION}). */
+  private final IpforwardRtcache rtcacheMode;
+  /** {@code ipforward_rt} (SHARED only). */
+  private final Route ipforwardRt;
+  /** {@code ipforward_rt_percpu} (PERCPU only). */
+  private final PerCpu<Route> ipforwardRtPercpu;
 
   @SuppressWarnings("unchecked")
   IpInput(NetStack net, int queueLen) {
@@ -96,6 +114,10 @@ public final class IpInput {
     for (int i = 0; i < n; i++) {
       qdrops[i] = new LongAdder();
     }
+    rtcacheMode = m.config().option(IpforwardRtcache.OPTION, IpforwardRtcache.NONE);
+    ipforwardRt = rtcacheMode == IpforwardRtcache.SHARED ? new Route() : null;
+    ipforwardRtPercpu = rtcacheMode == IpforwardRtcache.PERCPU
+        ? PerCpu.alloc(m, i -> new Route()) : null;
     ipintrSih = m.softint().establish(Softint.SOFTINT_NET, this::ipintr, "ipintr");
   }
 
@@ -183,10 +205,28 @@ public final class IpInput {
     Kassert.kassertMsg(Kern.cpuSoftintrP(), IP_FORWARD_EXPR, "sys/netinet/ip_input.c", 1277,
         "ip_forward: not in the software interrupt handler; synchronization assumptions "
             + "violated");
-    Rtentry rt = net.rt.rtalloc1Psref(p.dst, rtRef);
+    switch (rtcacheMode) {
+      case NONE -> forward(p, c, rtRef, null, ifaRef, st);
+      case SHARED -> forward(p, c, null, ipforwardRt, ifaRef, st);
+      case PERCPU -> {
+        Route ro = ipforwardRtPercpu.getref();
+        forward(p, c, null, ro, ifaRef, st);
+        ipforwardRtPercpu.putref();
+      }
+      default -> throw new IllegalStateException(rtcacheMode.toString());
+    }
+  }
+
+  /**
+   * The body of {@link #ipForward}: the route comes from the table through {@code rtRef}
+   * ({@code ro == null}) or from the route cache {@code ro}.
+   */
+  private void forward(Packet p, Cpu c, Psref rtRef, Route ro, Psref ifaRef, long[] st) {
+    Rtentry rt = ro == null ? net.rt.rtalloc1Psref(p.dst, rtRef)
+        : net.rt.rtcache.lookup(ro, p.dst);
     if (rt != null && (rt.flags & Rtentry.RTF_LOCAL) != 0) {
       st[4]++;
-      net.rt.rtUnrefPsref(rt, rtRef);
+      unref(rt, rtRef, ro);
       return;
     }
     if (!forwarding || p.ttl <= 1 || rt == null) {
@@ -198,7 +238,7 @@ public final class IpInput {
         st[1]++;                  // ips_noroute
       }
       if (rt != null) {
-        net.rt.rtUnrefPsref(rt, rtRef);
+        unref(rt, rtRef, ro);
       }
       return;
     }
@@ -211,7 +251,7 @@ public final class IpInput {
     // on every CPU, so by ifa_remove every softint that missed the flag holds its psref already.
     if ((ia.flags & Ifaddr.IFA_DESTROYING) != 0) {
       st[1]++;
-      net.rt.rtUnrefPsref(rt, rtRef);
+      unref(rt, rtRef, ro);
       return;
     }
     net.addrs.ifaAcquire(ia, ifaRef);
@@ -223,7 +263,16 @@ public final class IpInput {
       st[0]++;
     }
     net.addrs.ifaRelease(ia, ifaRef);
-    net.rt.rtUnrefPsref(rt, rtRef);
+    unref(rt, rtRef, ro);
+  }
+
+  /** {@code rtcache_unref(rt, ro)}, or the release of {@code rtalloc1_psref}'s reference. */
+  private void unref(Rtentry rt, Psref rtRef, Route ro) {
+    if (ro == null) {
+      net.rt.rtUnrefPsref(rt, rtRef);
+    } else {
+      net.rt.rtcache.unref(rt, ro);
+    }
   }
 
   private long qdropsTotal() {

@@ -40,8 +40,12 @@ import org.mpsafe.psref.Psrefs;
  * The lookup and the ifaref are done under rt_lock and ifaRefLock, where NetBSD 7 relies on the
  * big kernel lock; an ifaddr that in_purgeaddr has marked IFA_DESTROYING counts as none.
  *
- * Differences: no radix tree (see LpmTable), no rtcache generations, no routing socket, no
- * RTF_UPDATING; ifa_refcnt is guarded by the leaf lock ifaRefLock instead of the big locks.
+ * rtcache (route.c 1.207): rtcache_generation is bumped under rt_lock (writer) by every RTM_ADD
+ * and RTM_DELETE (rtcache_invalidate); struct route and the rtcache_* functions are in Route
+ * and Rtcache. The forwarding path uses them only with IpforwardRtcache.SHARED or PERCPU.
+ *
+ * Differences: no radix tree (see LpmTable), no routing socket, no RTF_UPDATING; ifa_refcnt is
+ * guarded by the leaf lock ifaRefLock instead of the big locks.
  * </pre>
  */
 public final class RouteTable {
@@ -64,6 +68,24 @@ public final class RouteTable {
   private boolean rtFreeBusy;
   final KMutex ifaRefLock = new KMutex("ifa_ref");
   final AtomicLong rtDestroys = new AtomicLong();
+  /**
+   * {@code rtcache_generation}: bumped under rt_lock (writer) by every RTM_ADD and RTM_DELETE
+   * ({@code rtcache_invalidate}); an rtcache is valid only while its snapshot equals it. Read
+   * under rt_lock (reader).
+   */
+  long rtcacheGeneration;
+  /** The rtcache functions ({@code rtcache_*}) over this table. */
+  final Rtcache rtcache = new Rtcache(this);
+
+  /** {@code rtcache_invalidate}: caller holds rt_lock as writer. */
+  private void rtcacheInvalidate() {
+    rtcacheGeneration++;
+  }
+
+  /** The {@code rtcache_*} functions ({@link Route}) over this table. */
+  public Rtcache rtcache() {
+    return rtcache;
+  }
 
   /** {@code rt_init}: call from an LWP. */
   RouteTable(Machine m) {
@@ -124,6 +146,7 @@ public final class RouteTable {
           return Inet.EEXIST;
         }
         ifa.ref();
+        rtcacheInvalidate();
         return 0;
       } finally {
         ifaRefLock.exit();
@@ -172,6 +195,7 @@ public final class RouteTable {
     if (rt != null) {
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
+      rtcacheInvalidate();
     }
     rtLock.exit();
     Kern.splx(s);
@@ -196,6 +220,7 @@ public final class RouteTable {
       table.remove(dst, prefixlen);
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
+      rtcacheInvalidate();
     }
     rtLock.exit();
     Kern.splx(s);

@@ -7,6 +7,8 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.net.IpforwardRtcache;
+import org.mpsafe.psref.PsrefOptions;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -64,7 +66,34 @@ final class Catalog {
           "docs/races/kern-51632.md", "panic",
           buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
               buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
-          UnaryOperator.identity(), List.of()));
+          UnaryOperator.identity(), List.of()),
+      new Entry("rtcache-shared",
+          "one forwarding route cache (struct route ipforward_rt) shared by the ipintr softints "
+              + "of every CPU: two CPUs take its one psref at once",
+          "sys/netinet/ip_input.c 1.324 (ipforward_rt) / 1.383 (ipforward_rt_percpu), "
+              + "sys/net/route.c 1.207 (rtcache_*), sys/net/route.h (struct route)",
+          "panic: kernel diagnostic assertion \"(psref->psref_lwp == curlwp)\" failed: file "
+              + "\"sys/kern/subr_psref.c\", line 276 passive reference transferred from lwp %p "
+              + "to lwp %p (other interleavings fail first: line 273 \"passive reference target "
+              + "mismatch\", route.c's KASSERT \"ro->_ro_rt == NULL\", DEBUG \"The psref is "
+              + "already in the list (acquiring twice?)\")",
+          "one struct route per CPU (ipforward_rt_percpu), taken with percpu_getref and "
+              + "given back with percpu_putref",
+          "docs/races/rtcache-shared.md", "panic",
+          buggy -> Map.of(IpforwardRtcache.OPTION,
+              buggy ? IpforwardRtcache.SHARED : IpforwardRtcache.PERCPU,
+              PsrefOptions.OPTION_DEBUG, true,
+              PsrefOptions.OPTION_LWP_COUNT, true),
+          UnaryOperator.identity(),
+          List.of("softnet/A on one CPU forwards a packet through the one struct route "
+                  + "ipforward_rt: rtcache_lookup -> rtcache_ref puts ro_psref on its CPU's psref "
+                  + "list with psref_lwp = softnet/A",
+              "before softnet/A's rtcache_unref, softnet/B on another CPU forwards a packet "
+                  + "through the same struct route: its psref_acquire links the same ro_psref "
+                  + "into its own CPU's list and overwrites psref_lwp (and psref_cpu, and "
+                  + "psref_target if its packet took another route)",
+              "softnet/A finishes: rtcache_unref -> psref_release finds the psref softnet/B "
+                  + "rewrote and fails its check (the LWP, or the target first)")));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";
