@@ -49,7 +49,8 @@ import org.mpsafe.xcall.Xcall;
  *
  * Invariants (cited by the tests):
  *  P1 A CPU's list is touched only by the LWP running on that CPU, at the class IPL, between
- *     percpu_getref/putref: plain fields suffice (kern's CPU handoff is the barrier).
+ *     percpu_getref/putref (or, at an IPL above IPL_NONE, which pins the LWP by itself, with
+ *     the IPL alone: acquireLinked): plain fields suffice (kern's CPU handoff is the barrier).
  *  P2 prt_draining goes false → true once, before the first psreffed_p; from then on no new
  *     reference can be acquired (KASSERT), so "no CPU holds one" is stable once observed.
  *  P3 psref_target_destroy returns only after a psreffed_p round in which no CPU held a
