@@ -107,6 +107,22 @@ public final class Kern {
     return s;
   }
 
+  /**
+   * {@code splraiseipl(ipl)} on {@code c}, the CPU of {@code curlwp}, read once by the caller:
+   * the first half of the combined "raise the IPL and pin" step of hot paths such as
+   * {@code psref_acquire}. Once the IPL is above {@code IPL_NONE} the LWP cannot be preempted or
+   * migrated ({@link #kpreemptDisabled(Lwp)}), so {@code c} stays its CPU until {@link #splx}
+   * and per-CPU data of {@code c} may be used without {@code percpu_getref}
+   * ({@link PerCpu#atRaisedIpl}).
+   */
+  public static int splraiseipl(Cpu c, int ipl) {
+    int s = c.ipl;
+    if (ipl > s) {
+      c.ipl = ipl;
+    }
+    return s;
+  }
+
   /** {@code splx(s)}: restores an IPL; lowering it is a preemption point. */
   public static void splx(int s) {
     splx(Lwp.current(), s);

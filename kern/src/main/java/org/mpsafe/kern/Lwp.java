@@ -51,6 +51,11 @@ public final class Lwp implements KObject {
   volatile Cpu granted;
   /** Set by whoever wakes this LWP from a sleep. */
   volatile boolean woken;
+  /**
+   * Set with {@link #woken} (before it) when the waker also made this LWP runnable
+   * ({@link Scheduler#wakeSleeper}): it then waits for its grant instead of asking for a CPU.
+   */
+  boolean wokenRunnable;
   /** For a softint LWP, the soft IPL it serves; 0 otherwise. */
   int softLevel;
   /** Arrival order in a run queue; under the scheduler lock. */

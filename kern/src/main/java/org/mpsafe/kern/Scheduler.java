@@ -71,6 +71,62 @@ final class Scheduler {
     awaitGrant(l);
   }
 
+  /**
+   * {@code setrunnable} from the waker's side: if {@code l}, just taken off a sleep queue, has
+   * given its CPU up (state SLEEP), marks it woken and makes it runnable under the lock — a free
+   * CPU is granted to it at once, or it waits in the run queue with the CPU's preemption request
+   * raised — and returns true; the sleeper then only waits for its grant ({@link #awaitWake}).
+   * Returns false, changing nothing, on the deterministic machine or when {@code l} still holds
+   * its CPU (it enqueued itself and has not released it yet): the caller marks it woken and the
+   * sleeper asks for a CPU itself. {@code woken} is written before the grant is published, so a
+   * sleeper unparked by the grant always finds it set.
+   */
+  boolean wakeSleeper(Lwp l) {
+    if (machine.det != null) {
+      return false;
+    }
+    lock.lock();
+    try {
+      if (l.state != Lwp.State.SLEEP || l.granted != null || !machine.running()) {
+        return false;
+      }
+      l.wokenRunnable = true;
+      l.woken = true;
+      l.wantsCpu = true;
+      makeRunnable(l);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The sleeper's side of {@link #wakeSleeper}: wait for the grant the waker arranged. */
+  void awaitWake(Lwp l) {
+    awaitGrant(l);
+  }
+
+  /**
+   * A sleeper that {@link #wakeSleeper} made runnable but that stops with the machine before its
+   * grant: out of the run queues, and its CPU given back if the grant came.
+   */
+  void abandonWait(Lwp l) {
+    lock.lock();
+    try {
+      globalq.remove(l);
+      if (l.boundCpu != null) {
+        l.boundCpu.runq.remove(l);
+      }
+      Cpu c = l.granted;
+      if (c != null && c.owner == l) {
+        c.owner = null;
+      }
+      l.granted = null;
+      l.wantsCpu = false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Under the lock: {@code l} gets a free CPU it may run on at once, or waits in a queue. */
   private void makeRunnable(Lwp l) {
     Cpu own = l.cpu;

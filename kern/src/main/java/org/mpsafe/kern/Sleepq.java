@@ -13,6 +13,14 @@ import java.util.ArrayDeque;
  * flag a waker reads without the lock; sleepers set it before they re-check their condition and
  * wakers clear the condition before they read it, so one of the two always sees the other
  * (Dekker over volatiles), and no wakeup is lost.
+ *
+ * A waker makes the sleeper runnable itself when the sleeper has already given its CPU up
+ * (NetBSD's sleepq_remove → setrunnable, {@link Scheduler#wakeSleeper}): the sleeper is granted
+ * its CPU, or queued for it with the CPU's preemption request raised, before its host thread
+ * even runs; it wakes once, with the CPU in hand, instead of waking to ask for one and sleeping
+ * again for the grant. On the deterministic machine, and for a sleeper that still holds its CPU
+ * (between enqueue and release), the waker only marks it woken and the sleeper asks for a CPU
+ * itself, as before.
  * </pre>
  */
 final class Sleepq {
@@ -21,6 +29,7 @@ final class Sleepq {
 
   synchronized void enqueue(Lwp l) {
     l.woken = false;
+    l.wokenRunnable = false;
     q.add(l);
     nonEmpty = true;
   }
@@ -38,19 +47,25 @@ final class Sleepq {
     if (l == null) {
       return false;
     }
-    l.woken = true;
-    l.unpark();
+    wake(l);
     return true;
   }
 
   synchronized int wakeAll() {
     int n = 0;
     for (Lwp l; (l = q.poll()) != null; n++) {
-      l.woken = true;
-      l.unpark();
+      wake(l);
     }
     nonEmpty = false;
     return n;
+  }
+
+  /** Wakes {@code l}, just taken off the queue: runnable at once if it gave its CPU up. */
+  private static void wake(Lwp l) {
+    if (!l.machine().sched.wakeSleeper(l)) {
+      l.woken = true;
+      l.unpark();
+    }
   }
 
   /**
@@ -66,7 +81,9 @@ final class Sleepq {
     try {
       woke = l.parkUntilWoken(deadlineNanos);
     } catch (MachineStopped e) {
-      remove(l);
+      if (!remove(l) && l.wokenRunnable) {
+        m.sched.abandonWait(l);
+      }
       l.state = Lwp.State.ZOMBIE;
       throw e;
     }
@@ -74,7 +91,11 @@ final class Sleepq {
       woke = !remove(l);
     }
     l.wchan = null;
-    m.sched.acquire(l);
+    if (woke && l.wokenRunnable) {
+      m.sched.awaitWake(l);
+    } else {
+      m.sched.acquire(l);
+    }
     return woke;
   }
 }

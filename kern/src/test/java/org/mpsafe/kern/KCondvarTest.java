@@ -61,6 +61,47 @@ class KCondvarTest {
     }
   }
 
+  /**
+   * cv_signal makes a sleeper that gave its CPU up runnable from the waker's side (setrunnable):
+   * its free CPU is granted, or it is queued on its busy CPU, before its host thread runs.
+   */
+  @Test
+  void signalMakesTheSleeperRunnableInTheWaker() {
+    try (Machine m = Machine.boot(MachineConfig.of(2))) {
+      KMutex mtx = new KMutex("m");
+      KCondvar cv = new KCondvar("direct");
+      AtomicInteger done = new AtomicInteger();
+      Lwp onFree = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> {
+        mtx.enter();
+        cv.await(mtx);
+        mtx.exit();
+        done.incrementAndGet();
+      }, "on-free-cpu");
+      Lwp onBusy = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(0), () -> {
+        mtx.enter();
+        cv.await(mtx);
+        mtx.exit();
+        done.incrementAndGet();
+      }, "on-busy-cpu");
+      awaitOrStop(m, () -> onFree.state() == Lwp.State.SLEEP
+          && onBusy.state() == Lwp.State.SLEEP);
+      Machine.Entry e = m.enter("waker", m.cpu(0));
+      List<String> seen = new ArrayList<>();
+      try {
+        mtx.enter();
+        cv.broadcast();
+        seen.add(onFree.state() + " " + onFree.wokenRunnable + " " + (m.cpu(1).owner == onFree));
+        seen.add(onBusy.state() + " " + onBusy.wokenRunnable);
+        mtx.exit();
+      } finally {
+        e.exit();
+      }
+      assertEquals(List.of("ONPROC true true", "RUNNABLE true"), seen);
+      awaitOrStop(m, () -> done.get() == 2);
+      assertCleanShutdown(m);
+    }
+  }
+
   @Test
   void broadcastWakesEveryWaiter() {
     try (Machine m = Machine.boot(MachineConfig.of(2))) {
