@@ -108,12 +108,9 @@ public final class Kern {
   }
 
   /**
-   * {@code splraiseipl(ipl)} on {@code c}, the CPU of {@code curlwp}, read once by the caller:
-   * the first half of the combined "raise the IPL and pin" step of hot paths such as
-   * {@code psref_acquire}. Once the IPL is above {@code IPL_NONE} the LWP cannot be preempted or
-   * migrated ({@link #kpreemptDisabled(Lwp)}), so {@code c} stays its CPU until {@link #splx}
-   * and per-CPU data of {@code c} may be used without {@code percpu_getref}
-   * ({@link PerCpu#atRaisedIpl}).
+   * {@code splraiseipl(ipl)} on {@code c}, the CPU of {@code curlwp}, read once by a hot path
+   * such as {@code psref_acquire} that uses it again (at a raised IPL the LWP is neither
+   * preempted nor migrated, so {@code c} stays its CPU until {@link #splx}).
    */
   public static int splraiseipl(Cpu c, int ipl) {
     int s = c.ipl;

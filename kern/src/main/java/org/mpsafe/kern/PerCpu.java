@@ -60,17 +60,6 @@ public final class PerCpu<T> {
     }
   }
 
-  /**
-   * The value of {@code c}, the caller's CPU, which a raised IPL pins
-   * ({@link Kern#splraiseipl(Cpu, int)}): {@code percpu_getref}'s {@code kpreempt_disable}
-   * without the counter, because at an IPL above {@code IPL_NONE} the LWP is not preempted
-   * anyway and there is no {@code putref} preemption point to pass on the way out.
-   */
-  @SuppressWarnings("unchecked")
-  public T atRaisedIpl(Cpu c) {
-    return (T) slots[c.index()];
-  }
-
   /** The value of the current CPU, for callers already pinned (softint, bound, raised IPL). */
   @SuppressWarnings("unchecked")
   public T local() {

@@ -9,6 +9,7 @@ import static org.mpsafe.kern.KernTestSupport.check;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -62,41 +63,42 @@ class KCondvarTest {
   }
 
   /**
-   * cv_signal makes a sleeper that gave its CPU up runnable from the waker's side (setrunnable):
-   * its free CPU is granted, or it is queued on its busy CPU, before its host thread runs.
+   * A wakeup makes a sleeper that gave its CPU up runnable from the waker's side (setrunnable):
+   * its free CPU is granted, or it is queued on its busy CPU, before its host thread runs. After
+   * the wakeup each sleeper spins on {@code go} while holding its CPU, so what the waker reads
+   * cannot change under it.
    */
   @Test
-  void signalMakesTheSleeperRunnableInTheWaker() {
+  void wakeupMakesTheSleeperRunnableInTheWaker() {
     try (Machine m = Machine.boot(MachineConfig.of(2))) {
-      KMutex mtx = new KMutex("m");
-      KCondvar cv = new KCondvar("direct");
+      Sleepq q = new Sleepq();
       AtomicInteger done = new AtomicInteger();
-      Lwp onFree = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> {
-        mtx.enter();
-        cv.await(mtx);
-        mtx.exit();
+      AtomicBoolean go = new AtomicBoolean();
+      Runnable sleeper = () -> {
+        Lwp l = Lwp.current();
+        q.enqueue(l);
+        q.block(l, "direct", 0);
+        while (!go.get()) {
+          Thread.onSpinWait();
+        }
         done.incrementAndGet();
-      }, "on-free-cpu");
-      Lwp onBusy = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(0), () -> {
-        mtx.enter();
-        cv.await(mtx);
-        mtx.exit();
-        done.incrementAndGet();
-      }, "on-busy-cpu");
+      };
+      Lwp onFree = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), sleeper, "on-free-cpu");
+      Lwp onBusy = m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(0), sleeper, "on-busy-cpu");
       awaitOrStop(m, () -> onFree.state() == Lwp.State.SLEEP
           && onBusy.state() == Lwp.State.SLEEP);
       Machine.Entry e = m.enter("waker", m.cpu(0));
       List<String> seen = new ArrayList<>();
       try {
-        mtx.enter();
-        cv.broadcast();
+        q.wakeAll();
         seen.add(onFree.state() + " " + onFree.wokenRunnable + " " + (m.cpu(1).owner == onFree));
-        seen.add(onBusy.state() + " " + onBusy.wokenRunnable);
-        mtx.exit();
+        seen.add(onBusy.state() + " " + onBusy.wokenRunnable + " "
+            + m.cpu(0).runq.contains(onBusy));
+        go.set(true);
       } finally {
         e.exit();
       }
-      assertEquals(List.of("ONPROC true true", "RUNNABLE true"), seen);
+      assertEquals(List.of("ONPROC true true", "RUNNABLE true true"), seen);
       awaitOrStop(m, () -> done.get() == 2);
       assertCleanShutdown(m);
     }

@@ -49,8 +49,7 @@ import org.mpsafe.xcall.Xcall;
  *
  * Invariants (cited by the tests):
  *  P1 A CPU's list is touched only by the LWP running on that CPU, at the class IPL, between
- *     percpu_getref/putref (or, at an IPL above IPL_NONE, which pins the LWP by itself, with
- *     the IPL alone: acquireLinked): plain fields suffice (kern's CPU handoff is the barrier).
+ *     percpu_getref/putref: plain fields suffice (kern's CPU handoff is the barrier).
  *  P2 prt_draining goes false → true once, before the first psreffed_p; from then on no new
  *     reference can be acquired (KASSERT), so "no CPU holds one" is stable once observed.
  *  P3 psref_target_destroy returns only after a psreffed_p round in which no CPU held a
@@ -232,39 +231,19 @@ public final class Psrefs {
 
   /**
    * Links {@code psref} to {@code target} on this CPU's list (acquire and copy): raise the IPL,
-   * take the CPU's list, insert at the head, record target, LWP and CPU, lower the IPL.
+   * take the CPU's list ({@code percpu_getref}), insert at the head, record target, LWP and CPU,
+   * give the list back ({@code percpu_putref}, a preemption point as in C), lower the IPL.
    *
-   * <p>One combined step raises the IPL and pins ({@link Kern#splraiseipl(Cpu, int)},
-   * {@link org.mpsafe.kern.PerCpu#atRaisedIpl}): the class IPL is above IPL_NONE, so the raised
-   * IPL alone keeps the LWP on {@code c}, and {@code percpu_getref}/{@code putref}'s preemption
-   * counter adds nothing. {@code curcpu()} is read once. The back link and the target, LWP and
-   * CPU words are stored only when they differ (release leaves them in place): a caller that
-   * reuses its psref (a softint's per-CPU psref, a loop) rewrites none of them, which spares
-   * G1's post-write barrier on each.
+   * <p>{@code curcpu()} is read once. The back link and the target, LWP and CPU words are stored
+   * only when they differ (release leaves them in place): a caller that reuses its psref (a
+   * softint's per-CPU psref, a loop) rewrites none of them, which spares G1's post-write barrier
+   * on each.
    */
   private static void acquireLinked(Lwp l, Psref psref, PsrefTarget target, PsrefClass cls) {
     Cpu c = l.cpu();
     int s = Kern.splraiseipl(c, cls.ipl);
-    if (s == Ipl.IPL_NONE && cls.ipl == Ipl.IPL_NONE) {
-      acquirePinned(l, psref, target, cls, s);
-      return;
-    }
-    link(cls.prcPercpu.atRaisedIpl(c).head, l, c, psref, target, cls);
-    Kern.splx(l, s);
-    if (cls.options.lwpCount()) {
-      l.psrefAcquired();
-    }
-  }
-
-  /**
-   * The acquire of a class at IPL_NONE by a caller at IPL_NONE: nothing is raised, so the list
-   * is taken between {@code percpu_getref} and {@code percpu_putref}, as in C (a bound LWP can
-   * still be preempted by another LWP of its CPU that would use the same list).
-   */
-  private static void acquirePinned(Lwp l, Psref psref, PsrefTarget target, PsrefClass cls,
-      int s) {
     PsrefClass.PsrefCpu pcpu = cls.prcPercpu.getref(l);
-    link(pcpu.head, l, l.cpu(), psref, target, cls);
+    link(pcpu.head, l, c, psref, target, cls);
     cls.prcPercpu.putref(l);
     Kern.splx(l, s);
     if (cls.options.lwpCount()) {
