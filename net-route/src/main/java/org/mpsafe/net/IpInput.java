@@ -40,6 +40,13 @@ import org.mpsafe.psref.Psref;
  * and we hold the route. A route through the address from elsewhere (a static route) can
  * outlive it; for those ip_output's ifa_is_destroying check (IFA_DESTROYING) comes first.
  *
+ * Local delivery. With softnet_lock on (NetStack's SoftnetLock option) the protocol input of a
+ * packet for one of our addresses runs under it, as ip_input.c 1.324 calls pr_input between
+ * SOFTNET_LOCK and SOFTNET_UNLOCK; the softint holds the psref of the local route it found
+ * while it waits for the lock (the model keeps the route until the packet is done; where
+ * NetBSD's ip_input of the psref era let go of its references before pr_input is not ported).
+ * A thread that drains that route's psref with softnet_lock held therefore never finishes.
+ *
  * Batches: at most BATCH packets per run; if more remain the softint schedules itself again,
  * so a long queue does not hold the CPU against higher-priority softints (each handler return
  * is a preemption point).
@@ -186,6 +193,12 @@ public final class IpInput {
     Rtentry rt = net.rt.rtalloc1Psref(p.dst, rtRef);
     if (rt != null && (rt.flags & Rtentry.RTF_LOCAL) != 0) {
       st[4]++;
+      if (net.softnetMode.taken()) {
+        // ip_input: SOFTNET_LOCK(); (*inetsw[ip_protox[nh]].pr_input)(m, off, nh);
+        // SOFTNET_UNLOCK(); — with the route's psref still held (see the notes).
+        net.softnetLock.enter();
+        net.softnetLock.exit();
+      }
       net.rt.rtUnrefPsref(rt, rtRef);
       return;
     }
