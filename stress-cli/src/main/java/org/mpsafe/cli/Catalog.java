@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.net.SoftnetLock;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -62,7 +63,21 @@ final class Catalog {
           "docs/races/kern-51632.md", "panic",
           buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
               buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
-          UnaryOperator.identity()));
+          UnaryOperator.identity()),
+      new Entry("softnet-purgeif",
+          "if_detach's pr_purgeif holds softnet_lock while in_purgeif drains psrefs; a softint "
+              + "holding a route's psref waits for softnet_lock: deadlock (ifconfig destroy "
+              + "stalls)",
+          "sys/netinet6/udp6_usrreq.c 1.121, sys/netinet/udp_usrreq.c 1.222, "
+              + "sys/net/if.c 1.419.2.9, sys/netinet/ip_input.c 1.324",
+          "softnet/N blocked on softnet_lock, owner ifconfig/M (draining in "
+              + "psref_target_destroy)",
+          "drop softnet_lock around in_purgeif in pr_purgeif under NET_MPSAFE (knakahara, "
+              + "2016-11-18; udp6_usrreq.c 1.137.2.1)",
+          "docs/races/softnet-purgeif.md", "hang",
+          buggy -> Map.of(SoftnetLock.OPTION,
+              buggy ? SoftnetLock.PURGEIF_HELD : SoftnetLock.PURGEIF_RELEASED),
+          c -> c.withLocalPercent(20).withIfDestroy(true)));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";

@@ -60,7 +60,7 @@ final class ReproCommand implements Callable<Integer> {
       description = "After a panic, reboot and go on until --duration; count the panics.")
   boolean keepGoing;
 
-  @Option(names = "--expect", paramLabel = "panic|clean",
+  @Option(names = "--expect", paramLabel = "panic|hang|clean",
       description = "Exit 0 if the outcome is this, 1 otherwise (for CI and git bisect).")
   String expect;
 
@@ -171,8 +171,10 @@ final class ReproCommand implements Callable<Integer> {
     if (trials < 1 || trials > 10_000) {
       throw usage("Invalid value for option '--trials': " + trials + " (must be 1..10000)");
     }
-    if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
-      throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");
+    if (expect != null && !expect.equals("panic") && !expect.equals("hang")
+        && !expect.equals("clean")) {
+      throw usage("Invalid value for option '--expect': '" + expect
+          + "' (panic, hang or clean)");
     }
     checkWritable("--json", json);
     checkWritable("--report", report);
@@ -205,14 +207,18 @@ final class ReproCommand implements Callable<Integer> {
 
   /**
    * The exit code. With --expect: 0 when every run had the expected outcome (every run
-   * panicked for "panic"; none panicked or hung for "clean"), else 1.
+   * panicked for "panic", every run hung for "hang"; none panicked or hung for "clean"),
+   * else 1.
    */
   private int exitCode(RunReport r) {
     TrialResult.Outcome o = r.outcome();
     if (expect != null && o != TrialResult.Outcome.INTERRUPTED) {
-      boolean ok = expect.equals("panic")
-          ? !r.trials().isEmpty() && r.panics() == r.trials().size()
-          : o == TrialResult.Outcome.CLEAN;
+      int n = r.trials().size();
+      boolean ok = switch (expect) {
+        case "panic" -> n > 0 && r.panics() == n;
+        case "hang" -> n > 0 && r.hangs() == n;
+        default -> o == TrialResult.Outcome.CLEAN;
+      };
       return ok ? 0 : 1;
     }
     switch (o) {
@@ -253,7 +259,8 @@ final class ReproCommand implements Callable<Integer> {
     TrialResult.Counters c = r.totals();
     out.println("summary");
     row("outcome", r.outcome().json() + (r.trials().size() > 1 ? " (" + r.panics() + " of "
-        + r.trials().size() + " runs panicked)" : ""));
+        + r.trials().size() + " runs panicked" + (r.hangs() > 0 ? ", " + r.hangs() + " hung"
+        : "") + ")" : ""));
     row("elapsed", String.format(Locale.ROOT, "%.2f s", r.elapsedS()));
     row("packets forwarded", c.packetsForwarded() + String.format(Locale.ROOT, " (%s/s)",
         StatusLine.human(c.packetsForwarded() / Math.max(1e-9, r.elapsedS()))));
@@ -268,9 +275,18 @@ final class ReproCommand implements Callable<Integer> {
     row("panics", String.valueOf(r.panics()));
     Map<String, Double> d = r.panicDistribution();
     if (!d.isEmpty() && r.trials().size() > 1) {
-      row("time to panic", String.format(Locale.ROOT, "min %.3f s  median %.3f s  p90 %.3f s"
-          + "  max %.3f s", d.get("min"), d.get("median"), d.get("p90"), d.get("max")));
+      row("time to panic", spread(d));
     }
+    Map<String, Double> h = r.hangDistribution();
+    if (!h.isEmpty()) {
+      row("time to hang (watchdog verdict)", spread(h));
+      row("time to deadlock (LWP blocked)", spread(r.deadlockDistribution()));
+    }
+  }
+
+  private static String spread(Map<String, Double> d) {
+    return String.format(Locale.ROOT, "min %.3f s  median %.3f s  p90 %.3f s  max %.3f s",
+        d.get("min"), d.get("median"), d.get("p90"), d.get("max"));
   }
 
   private void row(String k, String v) {

@@ -42,6 +42,10 @@ record RunReport(
     return trials.stream().filter(t -> t.panic() != null).findFirst().orElse(null);
   }
 
+  long hangs() {
+    return trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.HANG).count();
+  }
+
   /** Times to panic (seconds), sorted. */
   double[] timesToPanic() {
     return trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.PANIC)
@@ -50,7 +54,29 @@ record RunReport(
 
   /** min/median/p90/max of the time to panic, in seconds (HdrHistogram, ms resolution). */
   Map<String, Double> panicDistribution() {
-    double[] t = timesToPanic();
+    return distribution(timesToPanic());
+  }
+
+  /**
+   * min/median/p90/max of the time to the watchdog's hang verdict, in seconds: the deadlock
+   * plus the watchdog's limit (an LWP must have been blocked that long).
+   */
+  Map<String, Double> hangDistribution() {
+    return distribution(trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.HANG)
+        .mapToDouble(TrialResult::elapsedS).sorted().toArray());
+  }
+
+  /**
+   * min/median/p90/max of the time at which the reported LWP blocked, in seconds: the hang
+   * verdict's time less how long that LWP had been blocked.
+   */
+  Map<String, Double> deadlockDistribution() {
+    return distribution(trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.HANG)
+        .mapToDouble(t -> Math.max(0, t.elapsedS() - t.hang().blockedNanos() / 1e9))
+        .sorted().toArray());
+  }
+
+  private static Map<String, Double> distribution(double[] t) {
     Map<String, Double> m = new LinkedHashMap<>();
     if (t.length == 0) {
       return m;
@@ -99,6 +125,11 @@ record RunReport(
     Map<String, Double> d = panicDistribution();
     if (!d.isEmpty()) {
       j.put("time_to_panic_s", d);
+    }
+    Map<String, Double> h = hangDistribution();
+    if (!h.isEmpty()) {
+      j.put("time_to_hang_s", h);
+      j.put("time_to_deadlock_s", deadlockDistribution());
     }
     return j;
   }

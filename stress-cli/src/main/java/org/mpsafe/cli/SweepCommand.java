@@ -59,7 +59,7 @@ final class SweepCommand implements Callable<Integer> {
       description = "Write one JSON line per trial to FILE (replaced if it exists).")
   Path jsonl;
 
-  @Option(names = "--expect", paramLabel = "panic|clean",
+  @Option(names = "--expect", paramLabel = "panic|hang|clean",
       description = "Exit 0 if every trial had this outcome, 1 otherwise.")
   String expect;
 
@@ -92,8 +92,10 @@ final class SweepCommand implements Callable<Integer> {
     if (k < 1 || m < 1 || k > m) {
       throw usage("Invalid value for option '--shard': '" + shard + "' (K/M with 1 <= K <= M)");
     }
-    if (expect != null && !expect.equals("panic") && !expect.equals("clean")) {
-      throw usage("Invalid value for option '--expect': '" + expect + "' (panic or clean)");
+    if (expect != null && !expect.equals("panic") && !expect.equals("hang")
+        && !expect.equals("clean")) {
+      throw usage("Invalid value for option '--expect': '" + expect
+          + "' (panic, hang or clean)");
     }
     if (jsonl.toAbsolutePath().getParent() == null
         || !Files.isDirectory(jsonl.toAbsolutePath().getParent())
@@ -140,7 +142,11 @@ final class SweepCommand implements Callable<Integer> {
       return 130;
     }
     if (expect != null) {
-      boolean ok = expect.equals("panic") ? panics == done : panics == 0 && hangs == 0;
+      boolean ok = switch (expect) {
+        case "panic" -> panics == done;
+        case "hang" -> hangs == done;
+        default -> panics == 0 && hangs == 0;
+      };
       return ok ? 0 : 1;
     }
     return hangs > 0 ? 3 : panics > 0 ? 1 : 0;
