@@ -57,6 +57,15 @@ class SoftnetPurgeifCliTest {
   }
 
   @Test
+  void sweepExpectHang(@TempDir Path dir) {
+    CliTestSupport.Result r = CliTestSupport.run("sweep", "--bug", "softnet-purgeif",
+        "--variant", "buggy", "--seeds", "1..2", "--duration", "40s", "--quiet", "--jsonl",
+        dir.resolve("s.jsonl").toString(), "--expect", "hang");
+    assertEquals(0, r.exit(), r::out);
+    assertTrue(r.out().contains("sweep: 2 trials: 0 panicked, 0 clean, 2 hung"), r::out);
+  }
+
+  @Test
   void expectHangOnAFixedRunIsExitOne() {
     CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "softnet-purgeif",
         "--variant", "fixed", "--deterministic", "--seed", "1", "--duration", "1s", "--quiet",
