@@ -13,6 +13,7 @@ import org.mpsafe.kern.Deterministic;
 import org.mpsafe.kern.HangReport;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
+import org.mpsafe.xcall.Xcall;
 
 /**
  * {@code pr_purgeif} holding {@code softnet_lock} across {@code in_purgeif} (before knakahara's
@@ -31,7 +32,7 @@ class SoftnetLockDeadlockTest {
 
   /** What a run gave. */
   record Outcome(String digest, long steps, String outcome, HangReport hang, long churnCycles,
-      long delivered, long ifaDestroys) {}
+      long delivered, long ifaDestroys, long xcLowpri) {}
 
   static Outcome run(SoftnetLock mode, int cpus, long seed, Duration virtual) {
     try (Machine m = Machine.boot(MachineConfig.of(cpus).withTraceSize(256)
@@ -46,7 +47,8 @@ class SoftnetLockDeadlockTest {
       m.advance(virtual);
       var s = m.schedule().orElseThrow();
       Outcome o = new Outcome(s.digest(), s.steps(), m.outcome().name(), m.hang().orElse(null),
-          f.churnCycles(), net.ipstat().delivered(), net.addrs().destroys());
+          f.churnCycles(), net.ipstat().delivered(), net.addrs().destroys(),
+          Xcall.of(m).lowpriCount());
       assertEquals(List.of(), m.shutdown());
       return o;
     }
@@ -72,6 +74,9 @@ class SoftnetLockDeadlockTest {
     }
     assertTrue(ps.lines().anyMatch(l -> l.startsWith(destroyer + " ")
         && !l.contains("softnet_lock")), ps);
+    // ... and it polls: psref_target_destroy's psreffed_p round (a low-priority xcall) once
+    // per tick (hz 100) for the whole 30 s the watchdog waited.
+    assertTrue(a.xcLowpri() >= 2_500, a::toString);
     assertEquals(a, run(SoftnetLock.PURGEIF_HELD, 4, SEED, Duration.ofSeconds(40)));
   }
 
