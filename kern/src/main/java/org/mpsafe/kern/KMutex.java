@@ -128,7 +128,9 @@ public final class KMutex implements KObject {
         waiters.remove(l);
         return;
       }
+      l.wmutex = this;
       waiters.block(l, name, 0);
+      l.wmutex = null;
     }
   }
 

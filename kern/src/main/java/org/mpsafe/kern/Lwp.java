@@ -81,6 +81,11 @@ public final class Lwp implements KObject {
   volatile State state = State.NEW;
   /** What it sleeps on (a wait channel name), for the watchdog. */
   volatile String wchan;
+  /**
+   * The adaptive mutex it sleeps on, or null: for {@code ps}, which names the owner. Written
+   * by the LWP itself around its sleep, read racily (diagnostics only, no ordering needed).
+   */
+  KMutex wmutex;
   /** The watchdog clock's reading when it started to sleep or wait for a CPU; 0 while ONPROC. */
   volatile long since;
   /** True while its sleep is an idle wait for work, which the watchdog ignores. */

@@ -619,7 +619,10 @@ public final class Machine implements AutoCloseable {
     shutdown();
   }
 
-  /** A snapshot of every LWP: {@code name state wchan cpu}. */
+  /**
+   * A snapshot of every LWP: {@code name state wchan cpu}, how long it has waited and, for an
+   * LWP asleep on an adaptive mutex, the mutex's owner ({@code owner ifconfig/1}).
+   */
   public List<String> ps() {
     List<String> out = new ArrayList<>();
     long now = watchdogNow();
@@ -628,9 +631,12 @@ public final class Machine implements AutoCloseable {
       String w = s == Lwp.State.RUNNABLE ? "cpu" : l.wchan;
       long since = l.since;
       Cpu c = l.cpu;
-      out.add(String.format("%-12s lid=%-3d %-8s %-10s %s%s", l.name(), l.id(), s,
+      KMutex mtx = l.wmutex;
+      Lwp o = s == Lwp.State.SLEEP && mtx != null ? mtx.owner() : null;
+      out.add(String.format("%-12s lid=%-3d %-8s %-10s %s%s%s", l.name(), l.id(), s,
           w == null ? "-" : w, c == null ? "-" : c.name(),
-          since != 0 && s != Lwp.State.ONPROC ? " for " + (now - since) / 1_000_000 + " ms" : ""));
+          since != 0 && s != Lwp.State.ONPROC ? " for " + (now - since) / 1_000_000 + " ms" : "",
+          o == null ? "" : ", owner " + o.name()));
     }
     return out;
   }

@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
@@ -36,17 +37,44 @@ public final class ForwardingLoad {
    * @param seed seeds traffic and churn
    * @param nicBurst packets per NIC burst
    * @param nicPauseNanos pause between bursts (0 = none)
+   * @param localPercent share of packets (percent) sent to the interfaces' own addresses
+   *     ({@code 10.i.255.1} and the churned {@code 10.i.k.1}), delivered locally; 0 = none
+   * @param ifDestroy the churn LWPs destroy and re-create their interface
+   *     ({@code ifconfig wm<i> destroy; ifconfig wm<i> create}: {@code if_detach}, then
+   *     {@code if_attach} and the permanent address again) after each added address, instead of
+   *     deleting the address
    */
   public record Config(
       int interfaces, int churnLwps, int prefixesPerInterface, long seed, int nicBurst,
-      long nicPauseNanos) {
+      long nicPauseNanos, int localPercent, boolean ifDestroy) {
     public Config {
       checkArgument(interfaces >= 2, "interfaces must be >= 2: %s", interfaces);
+      checkArgument(localPercent >= 0 && localPercent <= 100,
+          "localPercent must be in [0, 100]: %s", localPercent);
       checkArgument(churnLwps >= 1, "churnLwps must be >= 1: %s", churnLwps);
       checkArgument(prefixesPerInterface >= 1 && prefixesPerInterface <= 200,
           "prefixesPerInterface must be in [1, 200]: %s", prefixesPerInterface);
       checkArgument(nicBurst >= 1, "nicBurst must be >= 1: %s", nicBurst);
       checkArgument(nicPauseNanos >= 0, "nicPauseNanos must be >= 0: %s", nicPauseNanos);
+    }
+
+    /** PR kern/51632's shape: no local traffic, addresses deleted with SIOCDIFADDR. */
+    public Config(int interfaces, int churnLwps, int prefixesPerInterface, long seed,
+        int nicBurst, long nicPauseNanos) {
+      this(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst, nicPauseNanos, 0,
+          false);
+    }
+
+    /** This shape with {@code percent}% of the packets for the interfaces' own addresses. */
+    public Config withLocalPercent(int percent) {
+      return new Config(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst,
+          nicPauseNanos, percent, ifDestroy);
+    }
+
+    /** This shape with churn by interface destroy/create ({@code ifDestroy}) on or off. */
+    public Config withIfDestroy(boolean on) {
+      return new Config(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst,
+          nicPauseNanos, localPercent, on);
     }
 
     /** The defaults of the stress CLI: 2 interfaces, one churn LWP each. */
@@ -58,6 +86,8 @@ public final class ForwardingLoad {
   private final NetStack net;
   private final Config config;
   private final List<Ifnet> ifs = new ArrayList<>();
+  /** The current ifnet of each interface index (replaced by each destroy/create). */
+  private AtomicReferenceArray<Ifnet> current;
   private final List<Nic> nics = new ArrayList<>();
   private final List<Lwp> churners = new ArrayList<>();
   private volatile boolean stop;
@@ -84,6 +114,7 @@ public final class ForwardingLoad {
     for (int i = 0; i < n; i++) {
       ifs.add(net.ifAttach("wm" + i));
     }
+    current = new AtomicReferenceArray<>(ifs.toArray(new Ifnet[0]));
     m.run("ifconfig", () -> {
       for (int i = 0; i < n; i++) {
         int e = net.inControl(ifs.get(i), Inet.SIOCAIFADDR, base(i) | 1, 24);
@@ -104,14 +135,16 @@ public final class ForwardingLoad {
     SplittableRandom seeds = new SplittableRandom(config.seed());
     for (int c = 0; c < m.ncpu(); c++) {
       nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), stable, churned, seeds.nextLong(),
-          config.nicBurst(), config.nicPauseNanos()));
+          config.nicBurst(), config.nicPauseNanos(), config.localPercent()));
     }
     churnersDone = new CountDownLatch(config.churnLwps());
     for (int c = 0; c < config.churnLwps(); c++) {
       Ifnet ifp = ifs.get(c % n);
       int ifIndex = c % n;
       long seed = seeds.nextLong();
-      churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null, () -> churn(ifp, ifIndex, seed),
+      boolean destroyer = c < n;
+      churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null,
+          () -> churn(ifp, ifIndex, destroyer, seed),
           "ifconfig/" + c));
     }
     if (m.deterministic()) {
@@ -135,17 +168,22 @@ public final class ForwardingLoad {
   }
 
   /** One churn LWP: assign a random churned address, then delete it; again and again. */
-  private void churn(Ifnet ifp, int i, long seed) {
+  private void churn(Ifnet ifp, int i, boolean destroyer, long seed) {
     try {
-      churnLoop(ifp, i, seed);
+      churnLoop(ifp, i, destroyer, seed);
     } finally {
       churnersDone.countDown();
     }
   }
 
-  private void churnLoop(Ifnet ifp, int i, long seed) {
+  private void churnLoop(Ifnet ifp0, int i, boolean destroyer, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
+    if (config.ifDestroy() && destroyer) {
+      destroyLoop(i, rnd);
+      return;
+    }
     while (!stop) {
+      Ifnet ifp = config.ifDestroy() ? current.get(i) : ifp0;
       int addr = churned(i, rnd.nextInt(config.prefixesPerInterface())) | 1;
       int e = net.inControl(ifp, Inet.SIOCAIFADDR, addr, 24);
       if (e == 0) {
@@ -153,8 +191,36 @@ public final class ForwardingLoad {
         e = net.inControl(ifp, Inet.SIOCDIFADDR, addr, 24);
       }
       // EADDRNOTAVAIL on the delete: another churn LWP of this interface added the same address
-      // (for in_control a change of the existing one) and deleted it first.
-      if (e != 0 && e != Inet.EADDRNOTAVAIL) {
+      // (for in_control a change of the existing one) and deleted it first. ENXIO: the
+      // interface's destroyer detached it meanwhile (ifDestroy).
+      if (e != 0 && e != Inet.EADDRNOTAVAIL && !(config.ifDestroy() && e == Inet.ENXIO)) {
+        churnErrors.incrementAndGet();
+      }
+      churnCycles.incrementAndGet();
+      Kern.yield();
+    }
+  }
+
+  /**
+   * Churn by interface destroy/create, by the first churn LWP of interface {@code i} (the
+   * others add and delete addresses on whatever {@code wm<i>} is current, ENXIO when it was
+   * just destroyed): add a churned address, then {@code if_detach} the interface (all its
+   * addresses and routes purged through {@code pr_purgeif}), attach a new {@code wm<i>} and
+   * give it its permanent address again.
+   */
+  private void destroyLoop(int i, SplittableRandom rnd) {
+    while (!stop) {
+      Ifnet ifp = current.get(i);
+      int addr = churned(i, rnd.nextInt(config.prefixesPerInterface())) | 1;
+      int e = net.inControl(ifp, Inet.SIOCAIFADDR, addr, 24);
+      if (e == 0) {
+        Kern.yield();
+        net.ifDetach(ifp);
+        Ifnet fresh = net.ifAttach("wm" + i);
+        e = net.inControl(fresh, Inet.SIOCAIFADDR, base(i) | 1, 24);
+        current.set(i, fresh);
+      }
+      if (e != 0) {
         churnErrors.incrementAndGet();
       }
       churnCycles.incrementAndGet();

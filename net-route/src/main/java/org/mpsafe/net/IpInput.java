@@ -52,6 +52,13 @@ import org.mpsafe.psref.Psref;
  * and holds it across the transmit. The port folds the two into one reference over the same
  * span of code, and uses the route lookup also for the "ours" check (as for NONE).
  *
+ * Local delivery. With softnet_lock on (NetStack's SoftnetLock option) the protocol input of a
+ * packet for one of our addresses runs under it, as ip_input.c 1.324 calls pr_input between
+ * SOFTNET_LOCK and SOFTNET_UNLOCK; the softint holds the psref of the local route it found
+ * while it waits for the lock (the model keeps the route until the packet is done; where
+ * NetBSD's ip_input of the psref era let go of its references before pr_input is not ported).
+ * A thread that drains that route's psref with softnet_lock held therefore never finishes.
+ *
  * Batches: at most BATCH packets per run; if more remain the softint schedules itself again,
  * so a long queue does not hold the CPU against higher-priority softints (each handler return
  * is a preemption point).
@@ -226,6 +233,12 @@ public final class IpInput {
         : net.rt.rtcache.lookup(ro, p.dst);
     if (rt != null && (rt.flags & Rtentry.RTF_LOCAL) != 0) {
       st[4]++;
+      if (net.softnetMode.taken()) {
+        // ip_input: SOFTNET_LOCK(); (*inetsw[ip_protox[nh]].pr_input)(m, off, nh);
+        // SOFTNET_UNLOCK(); — with the route's psref still held (see the notes).
+        net.softnetLock.enter();
+        net.softnetLock.exit();
+      }
       unref(rt, rtRef, ro);
       return;
     }

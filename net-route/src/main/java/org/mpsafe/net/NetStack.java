@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
@@ -36,6 +37,19 @@ import org.mpsafe.psref.Psrefs;
  * ifa_psref_class (subr_psref.c 1.4: KASSERT(psref_class_drained_p(class))). Every psref target
  * of both classes is destroyed by then, each destroy having waited for its holders, so the
  * KASSERT checks that no reference outlived its target on any CPU.
+ *
+ * softnet_lock (boot option SoftnetLock.OPTION, none by default) is NetBSD's global adaptive
+ * mutex for what is not MP-safe. With it on, if_detach runs the protocols' pr_purgeif as
+ * udp_purgeif does (udp_usrreq.c 1.222, udp6_usrreq.c 1.121): mutex_enter(softnet_lock);
+ * in_pcbpurgeif0; in_purgeif(ifp); in_pcbpurgeif; mutex_exit — or, fixed (udp6_usrreq.c
+ * 1.137.2.1, NET_MPSAFE), with the lock dropped around in_purgeif. The PCB purges have nothing
+ * to do here (the model has no sockets); the lock's extent is what matters: in_purgeif deletes
+ * the interface's routes and addresses, and each rt_free and ifa_remove waits in
+ * psref_target_destroy for every CPU to let go. ipintr takes the same lock for a local
+ * delivery while it holds the route's psref (IpInput), so the buggy extent is a deadlock:
+ * the destroyer waits for the psref of a softint that waits for the destroyer's lock.
+ * Lock order: ifnet ioctl lock, then softnet_lock; a reader takes softnet_lock with only psrefs
+ * held.
  * </pre>
  */
 public final class NetStack {
@@ -46,11 +60,16 @@ public final class NetStack {
   final RouteTable rt;
   final InAddrs addrs;
   final IpInput ip;
+  /** {@code softnet_lock}: taken only if {@link #softnetMode} is not NONE. */
+  final KMutex softnetLock = new KMutex("softnet_lock");
+  /** Where softnet_lock is taken (boot option {@link SoftnetLock#OPTION}). */
+  final SoftnetLock softnetMode;
   private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
   private volatile boolean destroyed;
 
   private NetStack(Machine m, int queueLen) {
     this.machine = m;
+    this.softnetMode = m.config().option(SoftnetLock.OPTION, SoftnetLock.NONE);
     this.rt = new RouteTable(m);
     this.addrs = new InAddrs(this);
     this.rt.addrs = addrs;
@@ -92,9 +111,9 @@ public final class NetStack {
   }
 
   /**
-   * {@code if_detach}: marks the interface detached and down, purges its addresses (their
-   * routes and ifaddrs destroyed through psref), then deletes the stray routes still through it
-   * (static routes). Thread context; may sleep.
+   * {@code if_detach}: marks the interface detached and down, purges its addresses through
+   * {@code pr_purgeif} (their routes and ifaddrs destroyed through psref), then deletes the
+   * stray routes still through it (static routes). Thread context; may sleep.
    */
   public void ifDetach(Ifnet ifp) {
     int bound = Kern.curlwpBind();
@@ -102,9 +121,7 @@ public final class NetStack {
     try {
       ifp.up = false;
       ifp.detached = true;
-      for (Ifaddr ia : addrs.addresses(ifp)) {
-        addrs.inPurgeaddr(ia);
-      }
+      prPurgeif(ifp);
       // if_detach: "Delete stray routes from the routing table" —
       // rt_delete_matched_entries(i, if_delroute_matcher, ifp): static routes through the
       // interface would otherwise keep pointing at it and keep its ifaddrs from being freed.
@@ -114,6 +131,38 @@ public final class NetStack {
       Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
+  }
+
+  /**
+   * {@code pr_purgeif(so, ifp)} of the inet protocols ({@code udp_purgeif}): the PCB purges
+   * under {@code softnet_lock} around {@code in_purgeif}, which holds the lock throughout
+   * ({@link SoftnetLock#PURGEIF_HELD}) or drops it ({@link SoftnetLock#PURGEIF_RELEASED});
+   * without the lock ({@link SoftnetLock#NONE}) just {@code in_purgeif}.
+   */
+  private void prPurgeif(Ifnet ifp) {
+    if (!softnetMode.taken()) {
+      inPurgeif(ifp);
+      return;
+    }
+    softnetLock.enter();
+    // in_pcbpurgeif0(&udbtable, ifp): no PCBs in the model.
+    boolean drop = softnetMode == SoftnetLock.PURGEIF_RELEASED;
+    if (drop) {
+      softnetLock.exit();
+    }
+    inPurgeif(ifp);
+    if (drop) {
+      softnetLock.enter();
+    }
+    // in_pcbpurgeif(&udbtable, ifp): no PCBs in the model.
+    softnetLock.exit();
+  }
+
+  /** {@code in_purgeif(ifp)}: {@code if_purgeaddrs(ifp, AF_INET, in_purgeaddr)}. */
+  private void inPurgeif(Ifnet ifp) {
+    for (Ifaddr ia : addrs.addresses(ifp)) {
+      addrs.inPurgeaddr(ia);
+    }
   }
 
   /**

@@ -14,8 +14,10 @@ import org.mpsafe.kern.Device;
  *
  * <p>Destinations are drawn (from a seeded generator): 45% to hosts of the permanent /24s
  * (always routed; 1% of all packets with TTL 1), 50% to hosts of the churned /24s (routed only
- * while their address exists) and 5% to an unroutable net. Rate: {@code burst} packets, then a pause of
- * {@code pauseNanos}; a full queue drops (counted), and a queue more than half full makes the
+ * while their address exists) and 5% to an unroutable net; with a local share
+ * ({@code localPercent} &gt; 0, drawn first) that share goes to the interfaces' own addresses.
+ * Rate: {@code burst} packets, then a pause of {@code pauseNanos}; a full queue drops
+ * (counted), and a queue more than half full makes the
  * NIC drop whole bursts without raising the interrupt ({@link IpInput#congested}).
  *
  * <p>On a host-scheduled machine the NIC is a host thread ({@link #run}) that pauses on the
@@ -32,11 +34,12 @@ final class Nic implements Runnable, Device {
   private final SplittableRandom rnd;
   private final int burst;
   private final long pauseNanos;
+  private final int localPercent;
   volatile boolean stop;
   final Thread thread;
 
   Nic(NetStack net, Cpu cpu, Ifnet rcvif, int[] stable, int[] churned, long seed, int burst,
-      long pauseNanos) {
+      long pauseNanos, int localPercent) {
     this.net = net;
     this.cpu = cpu;
     this.rcvif = rcvif;
@@ -45,6 +48,7 @@ final class Nic implements Runnable, Device {
     this.rnd = new SplittableRandom(seed);
     this.burst = burst;
     this.pauseNanos = pauseNanos;
+    this.localPercent = localPercent;
     this.thread = new Thread(this, "nic/" + cpu.index());
     this.thread.setDaemon(true);
   }
@@ -80,7 +84,9 @@ final class Nic implements Runnable, Device {
       int r = rnd.nextInt(100);
       int dst;
       int ttl = 64;
-      if (r < 5) {
+      if (localPercent > 0 && rnd.nextInt(100) < localPercent) {
+        dst = local(r);                              // one of our addresses: delivered
+      } else if (r < 5) {
         dst = 0xC0A8_0000 | rnd.nextInt(0x10000);   // 192.168/16: no route
       } else if (r < 50) {
         dst = stable[rnd.nextInt(stable.length)] | (2 + rnd.nextInt(250));
@@ -92,5 +98,10 @@ final class Nic implements Runnable, Device {
     }
     ip.kick(cpu);
     return pauseNanos;
+  }
+
+  /** The address {@code .1} of a permanent or churned /24, chosen by {@code r} in [0, 100). */
+  private int local(int r) {
+    return r < 50 ? stable[r % stable.length] | 1 : churned[r % churned.length] | 1;
   }
 }

@@ -9,6 +9,7 @@ import java.util.function.UnaryOperator;
 import org.mpsafe.net.ForwardingLoad;
 import org.mpsafe.net.IpforwardRtcache;
 import org.mpsafe.psref.PsrefOptions;
+import org.mpsafe.net.SoftnetLock;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -93,7 +94,30 @@ final class Catalog {
                   + "into its own CPU's list and overwrites psref_lwp (and psref_cpu, and "
                   + "psref_target if its packet took another route)",
               "softnet/A finishes: rtcache_unref -> psref_release finds the psref softnet/B "
-                  + "rewrote and fails its check (the LWP, or the target first)")));
+                  + "rewrote and fails its check (the LWP, or the target first)")),
+      new Entry("softnet-purgeif",
+          "if_detach's pr_purgeif holds softnet_lock while in_purgeif drains psrefs; a softint "
+              + "holding a route's psref waits for softnet_lock: deadlock (ifconfig destroy "
+              + "stalls)",
+          "sys/netinet6/udp6_usrreq.c 1.121, sys/netinet/udp_usrreq.c 1.222, "
+              + "sys/net/if.c 1.419.2.9, sys/netinet/ip_input.c 1.324",
+          "softnet/N blocked on softnet_lock, owner ifconfig/M (draining in "
+              + "psref_target_destroy)",
+          "drop softnet_lock around in_purgeif in pr_purgeif under NET_MPSAFE (knakahara, "
+              + "2016-11-18; udp6_usrreq.c 1.137.2.1)",
+          "docs/races/softnet-purgeif.md", "hang",
+          buggy -> Map.of(SoftnetLock.OPTION,
+              buggy ? SoftnetLock.PURGEIF_HELD : SoftnetLock.PURGEIF_RELEASED),
+          c -> c.withLocalPercent(20).withIfDestroy(true),
+          List.of("ifconfig/M destroys an interface: if_detach -> pr_purgeif takes softnet_lock "
+                  + "and calls in_purgeif with it held",
+              "on another CPU ipintr finds the local route of one of the interface's addresses "
+                  + "for a packet and holds that route's psref",
+              "softnet/N calls mutex_enter(softnet_lock) for the protocol input (pr_input runs "
+                  + "under SOFTNET_LOCK) and sleeps, still holding the psref",
+              "in_purgeif -> in_purgeaddr deletes that local route; rt_free -> "
+                  + "psref_target_destroy finds the psref held on CPU N, waits a tick, asks "
+                  + "again: for ever, since softnet/N waits for the lock ifconfig/M holds")));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";

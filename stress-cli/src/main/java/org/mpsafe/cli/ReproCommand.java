@@ -212,14 +212,18 @@ final class ReproCommand implements Callable<Integer> {
 
   /**
    * The exit code. With --expect: 0 when every run had the expected outcome (every run
-   * panicked for "panic", hung for "hang"; none panicked or hung for "clean"), else 1.
+   * panicked for "panic", every run hung for "hang"; none panicked or hung for "clean"),
+   * else 1.
    */
   private int exitCode(RunReport r) {
     TrialResult.Outcome o = r.outcome();
     if (expect != null && o != TrialResult.Outcome.INTERRUPTED) {
-      boolean ok = expect.equals("clean") ? o == TrialResult.Outcome.CLEAN
-          : !r.trials().isEmpty() && r.trials().stream()
-              .allMatch(t -> t.outcome().json().equals(expect));
+      int n = r.trials().size();
+      boolean ok = switch (expect) {
+        case "panic" -> n > 0 && r.panics() == n;
+        case "hang" -> n > 0 && r.hangs() == n;
+        default -> o == TrialResult.Outcome.CLEAN;
+      };
       return ok ? 0 : 1;
     }
     switch (o) {
@@ -267,8 +271,8 @@ final class ReproCommand implements Callable<Integer> {
     TrialResult.Counters c = r.totals();
     out.println("summary");
     row("outcome", r.outcome().json() + (r.trials().size() > 1 ? " (" + r.panics() + " of "
-        + r.trials().size() + " runs panicked" + (r.hangs() > 0 ? ", " + r.hangs() + " hung" : "")
-        + ")" : ""));
+        + r.trials().size() + " runs panicked" + (r.hangs() > 0 ? ", " + r.hangs() + " hung"
+        : "") + ")" : ""));
     row("elapsed", String.format(Locale.ROOT, "%.2f s", r.elapsedS()));
     row("packets forwarded", c.packetsForwarded() + String.format(Locale.ROOT, " (%s/s)",
         StatusLine.human(c.packetsForwarded() / Math.max(1e-9, r.elapsedS()))));
@@ -281,14 +285,20 @@ final class ReproCommand implements Callable<Integer> {
         : String.valueOf(c.xcEarlyReturns()));
     row("dead frame reads", load.noDetectors ? "n/a" : String.valueOf(c.deadFrameReads()));
     row("panics", String.valueOf(r.panics()));
-    for (TrialResult.Outcome o : List.of(TrialResult.Outcome.PANIC, TrialResult.Outcome.HANG)) {
-      Map<String, Double> d = r.distribution(o);
-      if (!d.isEmpty() && r.trials().size() > 1) {
-        row("time to " + o.json(), String.format(Locale.ROOT, "min %.3f s  median %.3f s  "
-            + "p90 %.3f s  max %.3f s", d.get("min"), d.get("median"), d.get("p90"),
-            d.get("max")));
-      }
+    Map<String, Double> d = r.panicDistribution();
+    if (!d.isEmpty() && r.trials().size() > 1) {
+      row("time to panic", spread(d));
     }
+    Map<String, Double> h = r.hangDistribution();
+    if (!h.isEmpty()) {
+      row("time to hang (watchdog verdict)", spread(h));
+      row("time to deadlock (LWP blocked)", spread(r.deadlockDistribution()));
+    }
+  }
+
+  private static String spread(Map<String, Double> d) {
+    return String.format(Locale.ROOT, "min %.3f s  median %.3f s  p90 %.3f s  max %.3f s",
+        d.get("min"), d.get("median"), d.get("p90"), d.get("max"));
   }
 
   private void row(String k, String v) {

@@ -59,15 +59,28 @@ record RunReport(
 
   /** min/median/p90/max of the time to panic, in seconds (HdrHistogram, ms resolution). */
   Map<String, Double> panicDistribution() {
-    return distribution(TrialResult.Outcome.PANIC);
+    return distribution(timesToPanic());
   }
 
   /**
-   * min/median/p90/max/mean of the time to {@code o} (panic, or the watchdog's hang verdict), in
-   * seconds (HdrHistogram, ms resolution); empty when no trial ended so.
+   * min/median/p90/max of the time to the watchdog's hang verdict, in seconds: the deadlock
+   * plus the watchdog's limit (an LWP must have been blocked that long).
    */
-  Map<String, Double> distribution(TrialResult.Outcome o) {
-    double[] t = timesTo(o);
+  Map<String, Double> hangDistribution() {
+    return distribution(timesTo(TrialResult.Outcome.HANG));
+  }
+
+  /**
+   * min/median/p90/max of the time at which the reported LWP blocked, in seconds: the hang
+   * verdict's time less how long that LWP had been blocked.
+   */
+  Map<String, Double> deadlockDistribution() {
+    return distribution(trials.stream().filter(t -> t.outcome() == TrialResult.Outcome.HANG)
+        .mapToDouble(t -> Math.max(0, t.elapsedS() - t.hang().blockedNanos() / 1e9))
+        .sorted().toArray());
+  }
+
+  private static Map<String, Double> distribution(double[] t) {
     Map<String, Double> m = new LinkedHashMap<>();
     if (t.length == 0) {
       return m;
@@ -117,9 +130,10 @@ record RunReport(
     if (!d.isEmpty()) {
       j.put("time_to_panic_s", d);
     }
-    Map<String, Double> hd = distribution(TrialResult.Outcome.HANG);
-    if (!hd.isEmpty()) {
-      j.put("time_to_hang_s", hd);
+    Map<String, Double> h = hangDistribution();
+    if (!h.isEmpty()) {
+      j.put("time_to_hang_s", h);
+      j.put("time_to_deadlock_s", deadlockDistribution());
     }
     return j;
   }

@@ -141,8 +141,11 @@ final class SweepCommand implements Callable<Integer> {
       return 130;
     }
     if (expect != null) {
-      boolean ok = expect.equals("panic") ? panics == done
-          : expect.equals("hang") ? hangs == done : panics == 0 && hangs == 0;
+      boolean ok = switch (expect) {
+        case "panic" -> panics == done;
+        case "hang" -> hangs == done;
+        default -> panics == 0 && hangs == 0;
+      };
       return ok ? 0 : 1;
     }
     return hangs > 0 ? 3 : panics > 0 ? 1 : 0;
