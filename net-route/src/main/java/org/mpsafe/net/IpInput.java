@@ -5,6 +5,7 @@ import org.jctools.queues.MpscArrayQueue;
 import org.jctools.queues.SpmcArrayQueue;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
+import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -154,10 +155,17 @@ public final class IpInput {
     Psref ifaRef = ifaPsrefs[i];
     long[] st = new long[6];
     int n = 0;
+    KMutex softnetLock = net.softnetLock;
+    if (softnetLock != null) {
+      softnetLock.enter();   // without NET_MPSAFE (ip_input.c 1.324 ipintr)
+    }
     for (Packet p; n < BATCH && (p = q.relaxedPoll()) != null; n++) {
       ipForward(p, c, rtRef, ifaRef, st);
       p.rcvif = null;
       free.offer(p);
+    }
+    if (softnetLock != null) {
+      softnetLock.exit();
     }
     total.add(c, n);
     forwarded.add(c, st[0]);

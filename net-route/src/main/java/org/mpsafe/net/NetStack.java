@@ -6,10 +6,12 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.mpsafe.kern.Cpu;
+import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.psref.Psrefs;
+import org.mpsafe.xcall.Xcall;
 
 /**
  * The simplified IPv4 stack of one {@link Machine}: interfaces ({@code if.c}), addresses
@@ -41,16 +43,28 @@ import org.mpsafe.psref.Psrefs;
 public final class NetStack {
   /** Default length of each CPU's input queue. */
   public static final int DEFAULT_QUEUE_LEN = 1024;
+  /**
+   * Boot option: Boolean, the stack without NET_MPSAFE as NetBSD 7 ran it; default off.
+   * When on, {@code ipintr} takes {@code softnet_lock} around its whole batch
+   * ({@code ip_input.c 1.324}) and {@code if_detach}'s {@code pr_purgeif} takes it around the
+   * address purge ({@code in_purgeif}), so a softnet LWP sleeps in ipintr for as long as a
+   * detach purges.
+   */
+  public static final String OPTION_SOFTNET_LOCK = "net.softnetLock";
 
   final Machine machine;
   final RouteTable rt;
   final InAddrs addrs;
   final IpInput ip;
+  /** {@code softnet_lock}, or null when {@link #OPTION_SOFTNET_LOCK} is off. */
+  final KMutex softnetLock;
   private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
   private volatile boolean destroyed;
 
   private NetStack(Machine m, int queueLen) {
     this.machine = m;
+    this.softnetLock = m.config().option(OPTION_SOFTNET_LOCK, Boolean.FALSE)
+        ? new KMutex("softnet_lock") : null;
     this.rt = new RouteTable(m);
     this.addrs = new InAddrs(this);
     this.rt.addrs = addrs;
@@ -92,12 +106,31 @@ public final class NetStack {
   }
 
   /**
+   * {@code if_attach} of an interface whose driver takes input through {@code if_percpuq}
+   * ({@code if_percpuq_create}): per-CPU input queues and a softint at IPL_SOFTNET that hands
+   * their packets to IP input. From an LWP or outside the machine.
+   */
+  public Ifnet ifAttachPercpuq(String name) {
+    checkState(!destroyed, "if_attach(%s) on a destroyed stack", name);
+    Ifnet ifp = new Ifnet(machine, name, ifnets.size() + 1);
+    ifp.percpuq = IfPercpuq.create(this, ifp);
+    ifnets.add(ifp);
+    return ifp;
+  }
+
+  /**
    * {@code if_detach}: marks the interface detached and down, purges its addresses (their
    * routes and ifaddrs destroyed through psref), then deletes the stray routes still through it
-   * (static routes). Thread context; may sleep.
+   * (static routes); last, for an interface with {@code if_percpuq}, a low-priority cross call
+   * ("ensure that the interrupts have completed") and {@code if_percpuq_destroy}
+   * ({@code if.c 1.419.2.9}). The driver must have quiesced its NIC. Thread context; may
+   * sleep.
    */
   public void ifDetach(Ifnet ifp) {
     int bound = Kern.curlwpBind();
+    if (softnetLock != null) {
+      softnetLock.enter();   // pr_purgeif: mutex_enter(softnet_lock); in_purgeif(ifp)
+    }
     ifp.ioctlLock.enter();
     try {
       ifp.up = false;
@@ -111,9 +144,18 @@ public final class NetStack {
       rt.rtDeleteMatchedEntries(r -> r.rtIfp == ifp);
     } finally {
       ifp.ioctlLock.exit();
+      if (softnetLock != null) {
+        softnetLock.exit();
+      }
       Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
+    IfPercpuq ipq = ifp.percpuq;
+    if (ipq != null) {
+      Xcall.waitFor(Xcall.broadcast(0, (a1, a2) -> { }, null, null));
+      ipq.destroy();
+      ifp.percpuq = null;
+    }
   }
 
   /**
