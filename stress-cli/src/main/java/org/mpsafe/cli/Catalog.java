@@ -6,7 +6,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
+import org.mpsafe.kern.Softint;
 import org.mpsafe.net.ForwardingLoad;
+import org.mpsafe.net.NetStack;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -62,7 +64,22 @@ final class Catalog {
           "docs/races/kern-51632.md", "panic",
           buggy -> Map.of(Xcall.OPTION_ACCOUNTING,
               buggy ? XcallAccounting.LEGACY_TAILP : XcallAccounting.FIXED_DONEP),
-          UnaryOperator.identity()));
+          UnaryOperator.identity()),
+      new Entry("softint-disestablish",
+          "softint_disestablish waits only for SOFTINT_ACTIVE: an if_percpuq softint still "
+              + "pending behind a sleeping ipintr runs after if_detach freed its queue",
+          "sys/kern/kern_softint.c 1.41, sys/net/if.c (if_percpuq_destroy), "
+              + "sys/netinet/ip_input.c 1.324",
+          "panic: use after free: softint_execute on cpuN: softint if_percpuq_softint (arg "
+              + "if_percpuq vioN) was disestablished while pending here: sh_func == NULL (trap "
+              + "type 6, call through NULL)",
+          "wait while the handler is SOFTINT_PENDING or SOFTINT_ACTIVE on any CPU "
+              + "(kern_softint.c 1.38.14.2, netbsd-7); later an xc_barrier at the softint's IPL",
+          "docs/races/softint-disestablish.md", "panic",
+          buggy -> Map.of(Softint.OPTION_DISESTABLISH,
+              buggy ? Softint.Disestablish.ACTIVE : Softint.Disestablish.PENDING,
+              NetStack.OPTION_SOFTNET_LOCK, Boolean.TRUE),
+          load -> load.withDetachLwps(2)));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";
