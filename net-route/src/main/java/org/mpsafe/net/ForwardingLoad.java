@@ -27,11 +27,12 @@ import org.mpsafe.kern.Pri;
  *
  * <p>With {@code detachLwps > 0} (the softint-disestablish entry's load) each of that many LWPs
  * ({@code ifdetach/j}) also churns whole interfaces, as a driver's attach and detach do: it
- * attaches {@code vioN} with {@code if_percpuq} input, gives it {@code 10.(200+j).(N%250).1/24},
- * lets traffic in (and meanwhile attaches its successor) (every NIC then also feeds a quarter of each burst to vioN's queue on its
- * CPU and schedules vioN's softint there), quiesces the NICs as the driver's stop routine
- * does, and calls {@code if_detach}, which purges the address and ends in
- * {@code if_percpuq_destroy}: {@code softint_disestablish}, then the free.
+ * attaches {@code vioN} with {@code if_percpuq} input, gives it {@code 10.(200+j).(N%250).1/24}
+ * and lets traffic in (every NIC then also feeds a quarter of each burst to vioN's queue on its
+ * CPU and schedules vioN's softint there); meanwhile it attaches the successor; then it
+ * quiesces the NICs as the driver's stop routine does and calls {@code if_detach}, which
+ * purges the address and ends in {@code if_percpuq_destroy}: {@code softint_disestablish},
+ * then the free.
  *
  * @see NetStack
  */

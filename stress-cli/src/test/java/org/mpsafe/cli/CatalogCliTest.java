@@ -39,8 +39,8 @@ class CatalogCliTest {
 
   @Test
   void badBugOrVariantIsOneLineAndExit2() {
-    assertUsage("Invalid value for option '--bug': 'kern-1' (known: kern-51632, softint-disestablish; see 'mpsafe "
-        + "list')", "repro", "--bug", "kern-1");
+    assertUsage("Invalid value for option '--bug': 'kern-1' (known: kern-51632, "
+        + "softint-disestablish; see 'mpsafe list')", "repro", "--bug", "kern-1");
     assertUsage("Invalid value for option '--variant': 'maybe' (buggy or fixed)", "repro",
         "--variant", "maybe");
     assertUsage("Options '--variant buggy' and '--xcall fixed' disagree", "repro",
