@@ -47,9 +47,14 @@ public final class Cpu extends CpuLayout.SharedPad implements KObject {
 
   /** The softint LWPs of this CPU, by soft level (index = IPL); set at boot. */
   final Lwp[] softintLwps = new Lwp[Ipl.IPL_SOFTSERIAL + 1];
-  /** Pending softint handlers per soft level: a bit per handle; see {@link Softint}. */
+  /**
+   * {@code sh_flags} of every softint slot, per soft level: bit b SOFTINT_PENDING of slot b,
+   * bit 32 + b its SOFTINT_ACTIVE; see {@link Softint}.
+   */
   final AtomicLongArray softPending =
       new AtomicLongArray(Ipl.IPL_SOFTSERIAL + 1);
+  /** {@code sc_hand[]}: this CPU's softint records, by soft level and slot. */
+  final Softint.Softhand[][] softhand = new Softint.Softhand[Ipl.IPL_SOFTSERIAL + 1][];
 
   /** Owned by the CPU: this CPU's trace ring. */
   final Trace.Ring trace;
@@ -59,6 +64,12 @@ public final class Cpu extends CpuLayout.SharedPad implements KObject {
     this.index = index;
     this.name = "cpu" + index;
     this.trace = new Trace.Ring(index, traceSize);
+    for (int level = Ipl.IPL_SOFTCLOCK; level <= Ipl.IPL_SOFTSERIAL; level++) {
+      softhand[level] = new Softint.Softhand[Softint.MAX_PER_LEVEL];
+      for (int i = 0; i < Softint.MAX_PER_LEVEL; i++) {
+        softhand[level][i] = new Softint.Softhand();
+      }
+    }
   }
 
   /** {@code cpu_index(ci)}. */

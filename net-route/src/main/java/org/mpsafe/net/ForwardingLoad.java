@@ -25,6 +25,15 @@ import org.mpsafe.kern.Pri;
  * prefixes (see {@link Nic}: churned ones are forwarded while their address exists, noroute
  * otherwise), 5% to an unroutable net and 1% with TTL 1. Everything random comes from {@code seed}.
  *
+ * <p>With {@code detachLwps > 0} (the softint-disestablish entry's load) each of that many LWPs
+ * ({@code ifdetach/j}) also churns whole interfaces, as a driver's attach and detach do: it
+ * attaches {@code vioN} with {@code if_percpuq} input, gives it {@code 10.(200+j).(N%250).1/24}
+ * and lets traffic in (every NIC then also feeds a quarter of each burst to vioN's queue on its
+ * CPU and schedules vioN's softint there); meanwhile it attaches the successor; then it
+ * quiesces the NICs as the driver's stop routine does and calls {@code if_detach}, which
+ * purges the address and ends in {@code if_percpuq_destroy}: {@code softint_disestablish},
+ * then the free.
+ *
  * @see NetStack
  */
 public final class ForwardingLoad {
@@ -43,10 +52,11 @@ public final class ForwardingLoad {
    *     ({@code ifconfig wm<i> destroy; ifconfig wm<i> create}: {@code if_detach}, then
    *     {@code if_attach} and the permanent address again) after each added address, instead of
    *     deleting the address
+   * @param detachLwps LWPs attaching and detaching whole interfaces (0 = none)
    */
   public record Config(
       int interfaces, int churnLwps, int prefixesPerInterface, long seed, int nicBurst,
-      long nicPauseNanos, int localPercent, boolean ifDestroy) {
+      long nicPauseNanos, int localPercent, boolean ifDestroy, int detachLwps) {
     public Config {
       checkArgument(interfaces >= 2, "interfaces must be >= 2: %s", interfaces);
       checkArgument(localPercent >= 0 && localPercent <= 100,
@@ -56,25 +66,36 @@ public final class ForwardingLoad {
           "prefixesPerInterface must be in [1, 200]: %s", prefixesPerInterface);
       checkArgument(nicBurst >= 1, "nicBurst must be >= 1: %s", nicBurst);
       checkArgument(nicPauseNanos >= 0, "nicPauseNanos must be >= 0: %s", nicPauseNanos);
+      checkArgument(detachLwps >= 0 && detachLwps <= 50, "detachLwps must be in [0, 50]: %s",
+          detachLwps);
     }
 
-    /** PR kern/51632's shape: no local traffic, addresses deleted with SIOCDIFADDR. */
+    /**
+     * PR kern/51632's shape: no local traffic, addresses deleted with SIOCDIFADDR, no interface
+     * detach churn.
+     */
     public Config(int interfaces, int churnLwps, int prefixesPerInterface, long seed,
         int nicBurst, long nicPauseNanos) {
       this(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst, nicPauseNanos, 0,
-          false);
+          false, 0);
     }
 
     /** This shape with {@code percent}% of the packets for the interfaces' own addresses. */
     public Config withLocalPercent(int percent) {
       return new Config(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst,
-          nicPauseNanos, percent, ifDestroy);
+          nicPauseNanos, percent, ifDestroy, detachLwps);
     }
 
     /** This shape with churn by interface destroy/create ({@code ifDestroy}) on or off. */
     public Config withIfDestroy(boolean on) {
       return new Config(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst,
-          nicPauseNanos, localPercent, on);
+          nicPauseNanos, localPercent, on, detachLwps);
+    }
+
+    /** This shape with {@code n} interface detach LWPs. */
+    public Config withDetachLwps(int n) {
+      return new Config(interfaces, churnLwps, prefixesPerInterface, seed, nicBurst,
+          nicPauseNanos, localPercent, ifDestroy, n);
     }
 
     /** The defaults of the stress CLI: 2 interfaces, one churn LWP each. */
@@ -93,12 +114,16 @@ public final class ForwardingLoad {
   private volatile boolean stop;
   private final AtomicLong churnCycles = new AtomicLong();
   private final AtomicLong churnErrors = new AtomicLong();
+  private final AtomicLong detachCycles = new AtomicLong();
+  /** Per detach LWP, the if_percpuq the NICs also feed (its vioN taking traffic), or null. */
+  final AtomicReferenceArray<IfPercpuq> rxTargets;
   /** Counted down by each churn LWP as it ends, also when it unwinds after a panic. */
   private CountDownLatch churnersDone;
 
   private ForwardingLoad(NetStack net, Config config) {
     this.net = net;
     this.config = config;
+    this.rxTargets = new AtomicReferenceArray<>(config.detachLwps());
   }
 
   /** Sets the stack up and starts traffic and churn. Call from outside the machine. */
@@ -135,9 +160,10 @@ public final class ForwardingLoad {
     SplittableRandom seeds = new SplittableRandom(config.seed());
     for (int c = 0; c < m.ncpu(); c++) {
       nics.add(new Nic(net, m.cpu(c), ifs.get(c % n), stable, churned, seeds.nextLong(),
-          config.nicBurst(), config.nicPauseNanos(), config.localPercent()));
+          config.nicBurst(), config.nicPauseNanos(), config.localPercent(),
+          config.detachLwps() > 0 ? this : null));
     }
-    churnersDone = new CountDownLatch(config.churnLwps());
+    churnersDone = new CountDownLatch(config.churnLwps() + config.detachLwps());
     for (int c = 0; c < config.churnLwps(); c++) {
       Ifnet ifp = ifs.get(c % n);
       int ifIndex = c % n;
@@ -146,6 +172,10 @@ public final class ForwardingLoad {
       churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null,
           () -> churn(ifp, ifIndex, destroyer, seed),
           "ifconfig/" + c));
+    }
+    for (int j = 0; j < config.detachLwps(); j++) {
+      int jj = j;
+      churners.add(m.kthreadCreate(Pri.PRI_USER, 0, null, () -> detach(jj), "ifdetach/" + j));
     }
     if (m.deterministic()) {
       long now = m.uptimeNanos();
@@ -228,6 +258,61 @@ public final class ForwardingLoad {
     }
   }
 
+  /** One interface detach LWP: attach, address, traffic, quiesce, detach; again and again. */
+  private void detach(int j) {
+    try {
+      detachLoop(j);
+    } finally {
+      churnersDone.countDown();
+    }
+  }
+
+  /**
+   * The next interface is attached (its softint established) while the current one still
+   * takes traffic, so a slot freed by a detach is not taken again at once.
+   */
+  private void detachLoop(int j) {
+    int gen = 0;
+    Ifnet cur = attachVio(j, gen++);
+    while (!stop) {
+      rxTargets.set(j, cur.percpuq);
+      for (int t = 0; t < 10 && cur.ipackets() == 0 && !stop; t++) {
+        Kern.kpause("rxflow", 1);
+      }
+      Ifnet next = attachVio(j, gen++);
+      quiesce(j, cur.percpuq);
+      net.ifDetach(cur);
+      detachCycles.incrementAndGet();
+      cur = next;
+      Kern.yield();
+    }
+  }
+
+  /** {@code if_attach} of {@code vioN} with if_percpuq input, and its address. */
+  private Ifnet attachVio(int j, int gen) {
+    Ifnet ifp = net.ifAttachPercpuq("vio" + (j * 1_000_000 + gen));
+    int addr = 0x0A00_0000 | ((200 + j) << 16) | ((gen % 250) << 8) | 1;
+    if (net.inControl(ifp, Inet.SIOCAIFADDR, addr, 24) != 0) {
+      churnErrors.incrementAndGet();
+    }
+    return ifp;
+  }
+
+  /**
+   * The driver's stop routine: no NIC feeds {@code ipq} once this returns. A NIC announces the
+   * queue it is about to feed and then re-reads the target; this clears detach LWP {@code j}'s
+   * target and then waits while a NIC announces ipq (volatile accesses on both sides), so
+   * either the NIC sees null and feeds nothing or this sees it and waits for its burst to end.
+   */
+  private void quiesce(int j, IfPercpuq ipq) {
+    rxTargets.set(j, null);
+    for (Nic nic : nics) {
+      while (nic.feeding == ipq) {
+        Kern.kpause("wmstop", 1);
+      }
+    }
+  }
+
   /**
    * Stops traffic and churn and waits for them (the machine keeps running): on return no NIC
    * thread runs and every churn LWP has finished its last add/delete cycle, so the address,
@@ -297,6 +382,11 @@ public final class ForwardingLoad {
   /** Add/delete cycles completed by the churn LWPs. */
   public long churnCycles() {
     return churnCycles.get();
+  }
+
+  /** Interfaces attached and detached by the detach LWPs. */
+  public long detachCycles() {
+    return detachCycles.get();
   }
 
   /** in_control errors other than a delete's EADDRNOTAVAIL (should stay 0). */

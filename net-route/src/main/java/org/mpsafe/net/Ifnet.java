@@ -23,6 +23,8 @@ public final class Ifnet implements KObject {
   final LongAdder iqdrops = new LongAdder();
   /** {@code IFNET_LOCK}: serialises in_control on this interface. */
   final KMutex ioctlLock;
+  /** {@code if_percpuq}: its input queues and softint, or null; set before it is published. */
+  IfPercpuq percpuq;
 
   Ifnet(Machine m, String name, int index) {
     this.name = name;

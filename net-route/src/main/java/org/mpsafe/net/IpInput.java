@@ -5,6 +5,7 @@ import org.jctools.queues.MpscArrayQueue;
 import org.jctools.queues.SpmcArrayQueue;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.EvCnt;
+import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
@@ -183,10 +184,17 @@ public final class IpInput {
     Psref ifaRef = ifaPsrefs[i];
     long[] st = new long[6];
     int n = 0;
+    boolean locked = net.softnetMode.ipintrLocked();
+    if (locked) {
+      net.softnetLock.enter();   // without NET_MPSAFE (ip_input.c 1.324 ipintr)
+    }
     for (Packet p; n < BATCH && (p = q.relaxedPoll()) != null; n++) {
       ipForward(p, c, rtRef, ifaRef, st);
       p.rcvif = null;
       free.offer(p);
+    }
+    if (locked) {
+      net.softnetLock.exit();
     }
     total.add(c, n);
     forwarded.add(c, st[0]);
@@ -233,7 +241,7 @@ public final class IpInput {
         : net.rt.rtcache.lookup(ro, p.dst);
     if (rt != null && (rt.flags & Rtentry.RTF_LOCAL) != 0) {
       st[4]++;
-      if (net.softnetMode.taken()) {
+      if (net.softnetMode.localDeliveryLocked()) {
         // ip_input: SOFTNET_LOCK(); (*inetsw[ip_protox[nh]].pr_input)(m, off, nh);
         // SOFTNET_UNLOCK(); — with the route's psref still held (see the notes).
         net.softnetLock.enter();

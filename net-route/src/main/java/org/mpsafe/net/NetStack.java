@@ -11,6 +11,7 @@ import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.psref.Psrefs;
+import org.mpsafe.xcall.Xcall;
 
 /**
  * The simplified IPv4 stack of one {@link Machine}: interfaces ({@code if.c}), addresses
@@ -111,9 +112,25 @@ public final class NetStack {
   }
 
   /**
-   * {@code if_detach}: marks the interface detached and down, purges its addresses through
-   * {@code pr_purgeif} (their routes and ifaddrs destroyed through psref), then deletes the
-   * stray routes still through it (static routes). Thread context; may sleep.
+   * {@code if_attach} of an interface whose driver takes input through {@code if_percpuq}
+   * ({@code if_percpuq_create}): per-CPU input queues and a softint at IPL_SOFTNET that hands
+   * their packets to IP input. From an LWP or outside the machine.
+   */
+  public Ifnet ifAttachPercpuq(String name) {
+    checkState(!destroyed, "if_attach(%s) on a destroyed stack", name);
+    Ifnet ifp = new Ifnet(machine, name, ifnets.size() + 1);
+    ifp.percpuq = IfPercpuq.create(this, ifp);
+    ifnets.add(ifp);
+    return ifp;
+  }
+
+  /**
+   * {@code if_detach}: marks the interface detached and down, purges its addresses (their
+   * routes and ifaddrs destroyed through psref), then deletes the stray routes still through it
+   * (static routes); last, for an interface with {@code if_percpuq}, a low-priority cross call
+   * ("ensure that the interrupts have completed") and {@code if_percpuq_destroy}
+   * ({@code if.c 1.419.2.9}). The driver must have quiesced its NIC. Thread context; may
+   * sleep.
    */
   public void ifDetach(Ifnet ifp) {
     int bound = Kern.curlwpBind();
@@ -131,12 +148,19 @@ public final class NetStack {
       Kern.curlwpBindx(bound);
     }
     ifnets.remove(ifp);
+    IfPercpuq ipq = ifp.percpuq;
+    if (ipq != null) {
+      Xcall.waitFor(Xcall.broadcast(0, (a1, a2) -> { }, null, null));
+      ipq.destroy();
+      ifp.percpuq = null;
+    }
   }
 
   /**
    * {@code pr_purgeif(so, ifp)} of the inet protocols ({@code udp_purgeif}): the PCB purges
    * under {@code softnet_lock} around {@code in_purgeif}, which holds the lock throughout
-   * ({@link SoftnetLock#PURGEIF_HELD}) or drops it ({@link SoftnetLock#PURGEIF_RELEASED});
+   * ({@link SoftnetLock#PURGEIF_HELD}, {@link SoftnetLock#IPINTR}) or drops it
+   * ({@link SoftnetLock#PURGEIF_RELEASED});
    * without the lock ({@link SoftnetLock#NONE}) just {@code in_purgeif}.
    */
   private void prPurgeif(Ifnet ifp) {

@@ -37,9 +37,14 @@ final class Nic implements Runnable, Device {
   private final int localPercent;
   volatile boolean stop;
   final Thread thread;
+  /** The load whose detach churn's interface this NIC also feeds, or null. */
+  private final ForwardingLoad load;
+  /** The if_percpuq this NIC is feeding now, or null (see ForwardingLoad.quiesce). */
+  volatile IfPercpuq feeding;
 
   Nic(NetStack net, Cpu cpu, Ifnet rcvif, int[] stable, int[] churned, long seed, int burst,
-      long pauseNanos, int localPercent) {
+      long pauseNanos, int localPercent, ForwardingLoad load) {
+    this.load = load;
     this.net = net;
     this.cpu = cpu;
     this.rcvif = rcvif;
@@ -97,11 +102,37 @@ final class Nic implements Runnable, Device {
       ip.enqueue(cpu, rcvif, 0x0A00_0001, dst, ttl);
     }
     ip.kick(cpu);
+    if (load != null) {
+      feedPercpuq();
+    }
     return pauseNanos;
   }
 
   /** The address {@code .1} of a permanent or churned /24, chosen by {@code r} in [0, 100). */
   private int local(int r) {
     return r < 50 ? stable[r % stable.length] | 1 : churned[r % churned.length] | 1;
+  }
+
+  /**
+   * A quarter of a burst, to the stable /24s, into each detach LWP's interface: its
+   * {@code if_percpuq} on this CPU, then its softint scheduled here. Announces each queue
+   * first and re-checks it is still a target (ForwardingLoad.quiesce).
+   */
+  private void feedPercpuq() {
+    for (int j = 0; j < load.rxTargets.length(); j++) {
+      IfPercpuq ipq = load.rxTargets.get(j);
+      if (ipq == null) {
+        continue;
+      }
+      feeding = ipq;
+      if (load.rxTargets.get(j) == ipq) {
+        for (int k = 0; k < Math.max(1, burst / 4); k++) {
+          ipq.enqueue(cpu, 0x0A00_0001,
+              stable[rnd.nextInt(stable.length)] | (2 + rnd.nextInt(250)), 64);
+        }
+        ipq.kick(cpu);
+      }
+      feeding = null;
+    }
   }
 }

@@ -6,10 +6,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
+import org.mpsafe.kern.Softint;
 import org.mpsafe.net.ForwardingLoad;
 import org.mpsafe.net.IpforwardRtcache;
-import org.mpsafe.psref.PsrefOptions;
 import org.mpsafe.net.SoftnetLock;
+import org.mpsafe.psref.PsrefOptions;
 import org.mpsafe.xcall.Xcall;
 import org.mpsafe.xcall.XcallAccounting;
 
@@ -117,7 +118,34 @@ final class Catalog {
                   + "under SOFTNET_LOCK) and sleeps, still holding the psref",
               "in_purgeif -> in_purgeaddr deletes that local route; rt_free -> "
                   + "psref_target_destroy finds the psref held on CPU N, waits a tick, asks "
-                  + "again: for ever, since softnet/N waits for the lock ifconfig/M holds")));
+                  + "again: for ever, since softnet/N waits for the lock ifconfig/M holds")),
+      new Entry("softint-disestablish",
+          "softint_disestablish waits only for SOFTINT_ACTIVE: an if_percpuq softint still "
+              + "pending behind a sleeping ipintr runs after if_detach freed its queue",
+          "sys/kern/kern_softint.c 1.41, sys/net/if.c (if_percpuq_destroy), "
+              + "sys/netinet/ip_input.c 1.324",
+          "panic: use after free: softint_execute on cpuN: softint if_percpuq_softint (arg "
+              + "if_percpuq vioN) was disestablished while pending here: sh_func == NULL (trap "
+              + "type 6, call through NULL)",
+          "wait while the handler is SOFTINT_PENDING or SOFTINT_ACTIVE on any CPU "
+              + "(kern_softint.c 1.38.14.2, netbsd-7); later an xc_barrier at the softint's IPL",
+          "docs/races/softint-disestablish.md", "panic",
+          buggy -> Map.of(Softint.OPTION_DISESTABLISH,
+              buggy ? Softint.Disestablish.ACTIVE : Softint.Disestablish.PENDING,
+              SoftnetLock.OPTION, SoftnetLock.IPINTR),
+          load -> load.withDetachLwps(2),
+          List.of("nic/N queues packets on interface B's if_percpuq and schedules "
+                  + "if_percpuq_softint on CPU N: SOFTINT_PENDING, behind ipintr, also pending",
+              "softnet/N runs ipintr first, which sleeps on softnet_lock, held by another "
+                  + "detach's pr_purgeif (route deletes, psref drains, cross calls); B's handler "
+                  + "stays PENDING, not ACTIVE",
+              "ifdetach/J quiesces B's NICs and calls if_detach(B), which ends in "
+                  + "if_percpuq_destroy -> softint_disestablish; its low-priority nullop runs "
+                  + "on CPU N in xcall/N, since a sleeping softint LWP does not hold its CPU",
+              "the flag scan finds PENDING but no ACTIVE: kern_softint.c 1.41 stops waiting, "
+                  + "clears sh_func on every CPU and returns; if_percpuq_destroy frees the queue",
+              "softnet_lock is released, ipintr finishes, softint_execute takes B's record and "
+                  + "calls through its sh_func")));
 
   /** The entry whose variant {@code --xcall legacy|fixed} also selects. */
   static final String KERN_51632 = "kern-51632";

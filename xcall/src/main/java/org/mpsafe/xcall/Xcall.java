@@ -165,6 +165,8 @@ public final class Xcall {
     @Override
     public void attach(Machine m) {
       m.attachSubsystem(Xcall.class, new Xcall(m));
+      // softint_disestablish's "xc_wait(xc_broadcast(0, (xcfunc_t)nullop, NULL, NULL))"
+      m.softint().setXcNullop(() -> waitFor(broadcast(0, Xcall::xcNop, null, null)));
     }
   }
 
