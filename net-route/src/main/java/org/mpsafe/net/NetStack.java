@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.Kern;
@@ -66,6 +67,8 @@ public final class NetStack {
   /** Where softnet_lock is taken (boot option {@link SoftnetLock#OPTION}). */
   final SoftnetLock softnetMode;
   private final List<Ifnet> ifnets = new CopyOnWriteArrayList<>();
+  /** {@code if_detach} calls that finished. */
+  private final AtomicLong detaches = new AtomicLong();
   private volatile boolean destroyed;
 
   private NetStack(Machine m, int queueLen) {
@@ -154,6 +157,12 @@ public final class NetStack {
       ipq.destroy();
       ifp.percpuq = null;
     }
+    detaches.incrementAndGet();
+  }
+
+  /** How many {@code if_detach} calls have finished (with {@code if_percpuq_destroy}). */
+  public long detaches() {
+    return detaches.get();
   }
 
   /**

@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.List;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.Deterministic;
-import org.mpsafe.kern.Machine;
-import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.kern.Schedule;
 import org.mpsafe.psref.PsrefOptions;
 import org.mpsafe.psref.Psrefs;
@@ -37,24 +34,15 @@ class DeterministicPr51632Test {
       long churnCycles, long earlyReturns, long deadFrameReads) {}
 
   static Outcome run(XcallAccounting mode, int cpus, long seed, Duration virtual) {
-    try (Machine m = Machine.boot(MachineConfig.of(cpus).withTraceSize(256)
-        .withWatchdog(Duration.ofSeconds(30))
-        .withOption(Xcall.OPTION_ACCOUNTING, mode)
-        .withOption(Xcall.OPTION_DETECTOR, true)
-        .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, true)
-        .withOption(Deterministic.OPTION,
-            Deterministic.of(seed, Deterministic.Strategy.random())))) {
-      NetStack net = NetStack.create(m);
-      ForwardingLoad f = ForwardingLoad.start(net,
-          new ForwardingLoad.Config(2, 2, 4, seed, 64, 16_000_000L));
-      m.advance(virtual);
-      Schedule s = m.schedule().orElseThrow();
-      Outcome o = new Outcome(s.digest(), s.steps(), s.virtualNanos(), m.outcome().name(),
-          m.panic().map(p -> p.message() + " on cpu" + p.cpu() + " in " + p.lwp()).orElse(null),
-          f.churnCycles(), Xcall.of(m).earlyReturns(), Psrefs.useAfterReturnCount(m));
-      assertEquals(List.of(), m.shutdown());
-      return o;
-    }
+    return NetFixture.runDeterministic(cpus, seed, virtual, UnaryOperator.identity(),
+        (m, net, f) -> {
+          Schedule s = m.schedule().orElseThrow();
+          return new Outcome(s.digest(), s.steps(), s.virtualNanos(), m.outcome().name(),
+              NetFixture.panicLine(m), f.churnCycles(), Xcall.of(m).earlyReturns(),
+              Psrefs.useAfterReturnCount(m));
+        },
+        Xcall.OPTION_ACCOUNTING, mode, Xcall.OPTION_DETECTOR, true,
+        PsrefOptions.OPTION_FRAME_DETECTOR, true);
   }
 
   @Test

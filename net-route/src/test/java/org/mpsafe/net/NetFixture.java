@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.function.UnaryOperator;
+import org.mpsafe.kern.Deterministic;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.MachineConfig;
@@ -23,6 +25,42 @@ final class NetFixture {
 
   /** Bound of every Awaitility wait. */
   static final Duration LIMIT = Duration.ofSeconds(30);
+
+  /** What a deterministic load run reads from its machine before it shuts down. */
+  interface LoadResult<T> {
+    T read(Machine m, NetStack net, ForwardingLoad load);
+  }
+
+  /**
+   * One run of the PR's load on the deterministic machine: {@code cpus} CPUs, 256 trace events,
+   * a 30 s watchdog, {@code seed} both for the schedule and for the load, plus {@code options}
+   * (key, value, key, value ...); the load's shape ({@code 2 interfaces, 2 churn LWPs, 4
+   * prefixes, bursts of 64 every 16 ms}) reshaped by {@code shape}; {@code virtual} of virtual
+   * time. Returns {@code result} read before the shutdown, which must leave no thread.
+   */
+  static <T> T runDeterministic(int cpus, long seed, Duration virtual,
+      UnaryOperator<ForwardingLoad.Config> shape, LoadResult<T> result, Object... options) {
+    MachineConfig c = MachineConfig.of(cpus).withTraceSize(256)
+        .withWatchdog(Duration.ofSeconds(30))
+        .withOption(Deterministic.OPTION, Deterministic.of(seed, Deterministic.Strategy.random()));
+    for (int i = 0; i < options.length; i += 2) {
+      c = c.withOption((String) options[i], options[i + 1]);
+    }
+    try (Machine m = Machine.boot(c)) {
+      NetStack net = NetStack.create(m);
+      ForwardingLoad f = ForwardingLoad.start(net,
+          shape.apply(new ForwardingLoad.Config(2, 2, 4, seed, 64, 16_000_000L)));
+      m.advance(virtual);
+      T r = result.read(m, net, f);
+      assertEquals(List.of(), m.shutdown());
+      return r;
+    }
+  }
+
+  /** The panic as the deterministic tests compare it: message, CPU and LWP; null if none. */
+  static String panicLine(Machine m) {
+    return m.panic().map(p -> p.message() + " on cpu" + p.cpu() + " in " + p.lwp()).orElse(null);
+  }
 
   /** {@code ncpu} CPUs, default (fixed) xcall accounting, early-return detector on. */
   static Machine boot(int ncpu) {

@@ -4,11 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.Deterministic;
-import org.mpsafe.kern.Machine;
-import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.kern.Schedule;
 import org.mpsafe.psref.PsrefOptions;
 
@@ -41,24 +38,14 @@ class RtcacheSharedTest {
       long churnCycles) {}
 
   static Outcome run(IpforwardRtcache mode, int cpus, long seed, Duration virtual) {
-    try (Machine m = Machine.boot(MachineConfig.of(cpus).withTraceSize(256)
-        .withWatchdog(Duration.ofSeconds(30))
-        .withOption(IpforwardRtcache.OPTION, mode)
-        .withOption(PsrefOptions.OPTION_DEBUG, true)
-        .withOption(PsrefOptions.OPTION_LWP_COUNT, true)
-        .withOption(Deterministic.OPTION,
-            Deterministic.of(seed, Deterministic.Strategy.random())))) {
-      NetStack net = NetStack.create(m);
-      ForwardingLoad f = ForwardingLoad.start(net,
-          new ForwardingLoad.Config(2, 2, 4, seed, 64, 16_000_000L));
-      m.advance(virtual);
-      Schedule s = m.schedule().orElseThrow();
-      Outcome o = new Outcome(s.digest(), s.steps(), m.outcome().name(),
-          m.panic().map(p -> p.message() + " on cpu" + p.cpu() + " in " + p.lwp()).orElse(null),
-          net.ipstat().forwarded(), f.churnCycles());
-      assertEquals(List.of(), m.shutdown());
-      return o;
-    }
+    return NetFixture.runDeterministic(cpus, seed, virtual, UnaryOperator.identity(),
+        (m, net, f) -> {
+          Schedule s = m.schedule().orElseThrow();
+          return new Outcome(s.digest(), s.steps(), m.outcome().name(), NetFixture.panicLine(m),
+              net.ipstat().forwarded(), f.churnCycles());
+        },
+        IpforwardRtcache.OPTION, mode, PsrefOptions.OPTION_DEBUG, true,
+        PsrefOptions.OPTION_LWP_COUNT, true);
   }
 
   @Test

@@ -4,12 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.Deterministic;
-import org.mpsafe.kern.Machine;
-import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.kern.Schedule;
 import org.mpsafe.kern.Softint;
 
@@ -32,23 +28,13 @@ class SoftintDisestablishTest {
       long churnErrors) {}
 
   static Outcome run(Softint.Disestablish mode, long seed, Duration virtual) {
-    try (Machine m = Machine.boot(MachineConfig.of(4).withTraceSize(256)
-        .withWatchdog(Duration.ofSeconds(30))
-        .withOption(Softint.OPTION_DISESTABLISH, mode)
-        .withOption(SoftnetLock.OPTION, SoftnetLock.IPINTR)
-        .withOption(Deterministic.OPTION,
-            Deterministic.of(seed, Deterministic.Strategy.random())))) {
-      NetStack net = NetStack.create(m);
-      ForwardingLoad f = ForwardingLoad.start(net,
-          new ForwardingLoad.Config(2, 2, 4, seed, 64, 16_000_000L).withDetachLwps(2));
-      m.advance(virtual);
-      Schedule s = m.schedule().orElseThrow();
-      Outcome o = new Outcome(s.digest(), s.steps(), m.outcome().name(),
-          m.panic().map(p -> p.message() + " on cpu" + p.cpu() + " in " + p.lwp()).orElse(null),
-          f.detachCycles(), f.churnErrors());
-      assertEquals(List.of(), m.shutdown());
-      return o;
-    }
+    return NetFixture.runDeterministic(4, seed, virtual, c -> c.withDetachLwps(2),
+        (m, net, f) -> {
+          Schedule s = m.schedule().orElseThrow();
+          return new Outcome(s.digest(), s.steps(), m.outcome().name(), NetFixture.panicLine(m),
+              f.detachCycles(), f.churnErrors());
+        },
+        Softint.OPTION_DISESTABLISH, mode, SoftnetLock.OPTION, SoftnetLock.IPINTR);
   }
 
   @Test

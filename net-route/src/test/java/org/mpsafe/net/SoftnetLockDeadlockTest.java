@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.Deterministic;
 import org.mpsafe.kern.HangReport;
-import org.mpsafe.kern.Machine;
-import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.xcall.Xcall;
 
 /**
@@ -35,23 +31,15 @@ class SoftnetLockDeadlockTest {
       long delivered, long ifaDestroys, long xcLowpri) {}
 
   static Outcome run(SoftnetLock mode, int cpus, long seed, Duration virtual) {
-    try (Machine m = Machine.boot(MachineConfig.of(cpus).withTraceSize(256)
-        .withWatchdog(Duration.ofSeconds(30))
-        .withOption(SoftnetLock.OPTION, mode)
-        .withOption(Deterministic.OPTION,
-            Deterministic.of(seed, Deterministic.Strategy.random())))) {
-      NetStack net = NetStack.create(m);
-      ForwardingLoad f = ForwardingLoad.start(net,
-          new ForwardingLoad.Config(2, 2, 4, seed, 64, 16_000_000L).withLocalPercent(20)
-              .withIfDestroy(true));
-      m.advance(virtual);
-      var s = m.schedule().orElseThrow();
-      Outcome o = new Outcome(s.digest(), s.steps(), m.outcome().name(), m.hang().orElse(null),
-          f.churnCycles(), net.ipstat().delivered(), net.addrs().destroys(),
-          Xcall.of(m).lowpriCount());
-      assertEquals(List.of(), m.shutdown());
-      return o;
-    }
+    return NetFixture.runDeterministic(cpus, seed, virtual,
+        c -> c.withLocalPercent(20).withIfDestroy(true),
+        (m, net, f) -> {
+          var s = m.schedule().orElseThrow();
+          return new Outcome(s.digest(), s.steps(), m.outcome().name(), m.hang().orElse(null),
+              f.churnCycles(), net.ipstat().delivered(), net.addrs().destroys(),
+              Xcall.of(m).lowpriCount());
+        },
+        SoftnetLock.OPTION, mode);
   }
 
   @Test

@@ -280,6 +280,9 @@ final class ReproCommand implements Callable<Integer> {
         + c.qdrops());
     row("addresses added / deleted", c.addressesAdded() + " / " + c.addressesDeleted());
     row("destroys rtentry / ifaddr", c.rtDestroys() + " / " + c.ifaDestroys());
+    if (c.ifDetaches() > 0) {
+      row("interfaces detached", String.valueOf(c.ifDetaches()));
+    }
     row("xcalls low / high priority", c.xcLowpri() + " / " + c.xcHighpri());
     row("xc_wait early returns", load.noDetectors ? "n/a (--no-detectors)"
         : String.valueOf(c.xcEarlyReturns()));

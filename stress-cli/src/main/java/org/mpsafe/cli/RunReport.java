@@ -198,6 +198,7 @@ record RunReport(
     cj.put("xc_early_returns", c.xcEarlyReturns());
     cj.put("dead_frame_reads", c.deadFrameReads());
     cj.put("churn_cycles", c.churnCycles());
+    cj.put("if_detaches", c.ifDetaches());
     return cj;
   }
 

@@ -34,7 +34,7 @@ record TrialResult(
   record Counters(
       long packetsForwarded, long packetsTotal, long noroute, long qdrops, long addressesAdded,
       long addressesDeleted, long rtDestroys, long ifaDestroys, long xcLowpri, long xcHighpri,
-      long xcEarlyReturns, long deadFrameReads, long churnCycles) {
+      long xcEarlyReturns, long deadFrameReads, long churnCycles, long ifDetaches) {
 
     Counters plus(Counters o) {
       return new Counters(packetsForwarded + o.packetsForwarded, packetsTotal + o.packetsTotal,
@@ -42,10 +42,10 @@ record TrialResult(
           addressesDeleted + o.addressesDeleted, rtDestroys + o.rtDestroys,
           ifaDestroys + o.ifaDestroys, xcLowpri + o.xcLowpri, xcHighpri + o.xcHighpri,
           xcEarlyReturns + o.xcEarlyReturns, deadFrameReads + o.deadFrameReads,
-          churnCycles + o.churnCycles);
+          churnCycles + o.churnCycles, ifDetaches + o.ifDetaches);
     }
 
-    static final Counters ZERO = new Counters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    static final Counters ZERO = new Counters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   /** A point of the time series: seconds since the run began, rates over the last interval. */

@@ -229,6 +229,6 @@ final class TrialRunner {
         net == null ? 0 : net.addrs().added(), net == null ? 0 : net.addrs().deleted(),
         net == null ? 0 : net.rt().destroys(), net == null ? 0 : net.addrs().destroys(),
         xc.lowpriCount(), xc.highpriCount(), xc.earlyReturns(), Psrefs.useAfterReturnCount(m),
-        load == null ? 0 : load.churnCycles());
+        load == null ? 0 : load.churnCycles(), net == null ? 0 : net.detaches());
   }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,30 +16,20 @@ import org.junit.jupiter.api.io.TempDir;
 class RtcacheSharedCliTest {
   @Test
   void buggyPanicsOnTheLwpCheck(@TempDir Path dir) throws Exception {
-    Path json = dir.resolve("b.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "rtcache-shared",
-        "--variant", "buggy", "--deterministic", "--seed", "2", "--duration", "1s", "--quiet",
-        "--expect", "panic", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "rtcache-shared", "buggy", 2, "1s", "panic");
+    CliTestSupport.Result r = run.result();
     assertTrue(r.out().startsWith("mpsafe repro: bug=rtcache-shared variant=buggy"), r::out);
     assertTrue(r.out().contains("kernel diagnostic assertion \"(psref->psref_lwp == curlwp)\" "
         + "failed: file \"sys/kern/subr_psref.c\", line 276 passive reference transferred "
         + "from lwp 0x"), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("rtcache-shared", j.get("bug").asText());
-    assertEquals("buggy", j.get("variant").asText());
+    JsonNode j = run.json();
   }
 
   @Test
   void fixedRunsTheSameSeedClean(@TempDir Path dir) throws Exception {
-    Path json = dir.resolve("f.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "rtcache-shared",
-        "--variant", "fixed", "--deterministic", "--seed", "2", "--duration", "1s", "--quiet",
-        "--expect", "clean", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("rtcache-shared", j.get("bug").asText());
-    assertEquals("fixed", j.get("variant").asText());
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "rtcache-shared", "fixed", 2, "1s", "clean");
+    CliTestSupport.Result r = run.result();
+    JsonNode j = run.json();
   }
 
   @Test

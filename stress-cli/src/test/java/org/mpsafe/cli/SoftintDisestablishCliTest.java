@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,29 +28,19 @@ class SoftintDisestablishCliTest {
 
   @Test
   void buggyPanicsWithTheLateDispatch(@TempDir Path dir) throws Exception {
-    Path json = dir.resolve("b.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "softint-disestablish",
-        "--variant", "buggy", "--deterministic", "--seed", "1", "--duration", "5s", "--quiet",
-        "--expect", "panic", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softint-disestablish", "buggy", 1, "5s", "panic");
+    CliTestSupport.Result r = run.result();
     assertTrue(r.out().startsWith("mpsafe repro: bug=softint-disestablish variant=buggy"),
         r::out);
     assertTrue(r.out().contains("panic: use after free: softint_execute on cpu3: softint "
         + "if_percpuq_softint (arg if_percpuq vio1000000) " + LATE), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("softint-disestablish", j.get("bug").asText());
-    assertEquals("buggy", j.get("variant").asText());
+    JsonNode j = run.json();
   }
 
   @Test
   void fixedRunsTheSameSeedClean(@TempDir Path dir) throws Exception {
-    Path json = dir.resolve("f.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "softint-disestablish",
-        "--variant", "fixed", "--deterministic", "--seed", "1", "--duration", "2s", "--quiet",
-        "--expect", "clean", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("softint-disestablish", j.get("bug").asText());
-    assertEquals("fixed", j.get("variant").asText());
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softint-disestablish", "fixed", 1, "2s", "clean");
+    CliTestSupport.Result r = run.result();
+    JsonNode j = run.json();
   }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,19 +17,14 @@ class SoftnetPurgeifCliTest {
   @Test
   void buggyHangsWithTheSoftintOnSoftnetLockHeldByTheDestroyer(@TempDir Path dir)
       throws Exception {
-    Path json = dir.resolve("b.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "softnet-purgeif",
-        "--variant", "buggy", "--deterministic", "--seed", "1", "--duration", "40s", "--quiet",
-        "--expect", "hang", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "buggy", 1, "40s", "hang");
+    CliTestSupport.Result r = run.result();
     assertTrue(r.out().startsWith("mpsafe repro: bug=softnet-purgeif variant=buggy"), r::out);
     assertTrue(r.out().matches("(?s).*\nhang: lwp softnet/\\d blocked on softnet_lock for \\d+ "
         + "ms\n.*"), r::out);
     assertTrue(r.out().matches("(?s).*\n  softnet/\\d +lid=\\d+ +SLEEP +softnet_lock .*, owner "
         + "ifconfig/\\d\n.*"), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("softnet-purgeif", j.get("bug").asText());
-    assertEquals("buggy", j.get("variant").asText());
+    JsonNode j = run.json();
     assertEquals("hang", j.get("outcome").asText());
     assertTrue(j.get("time_to_hang_s").get("median").asDouble() >= 30.0, j::toString);
   }
@@ -44,14 +38,9 @@ class SoftnetPurgeifCliTest {
 
   @Test
   void fixedRunsClean(@TempDir Path dir) throws Exception {
-    Path json = dir.resolve("f.json");
-    CliTestSupport.Result r = CliTestSupport.run("repro", "--bug", "softnet-purgeif",
-        "--variant", "fixed", "--deterministic", "--seed", "1", "--duration", "2s", "--quiet",
-        "--expect", "clean", "--json", json.toString());
-    assertEquals(0, r.exit(), r::out);
-    JsonNode j = new ObjectMapper().readTree(json.toFile());
-    assertEquals("softnet-purgeif", j.get("bug").asText());
-    assertEquals("fixed", j.get("variant").asText());
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "fixed", 1, "2s", "clean");
+    CliTestSupport.Result r = run.result();
+    JsonNode j = run.json();
     assertEquals("clean", j.get("outcome").asText());
     assertTrue(j.get("counters").get("ifa_destroys").asLong() > 0, j::toString);
   }
