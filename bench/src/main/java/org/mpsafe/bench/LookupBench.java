@@ -16,6 +16,7 @@ import org.mpsafe.net.Ifnet;
 import org.mpsafe.net.Inet;
 import org.mpsafe.net.NetStack;
 import org.mpsafe.net.RouteTable;
+import org.mpsafe.net.RtLookup;
 import org.mpsafe.net.Rtentry;
 import org.mpsafe.psref.Psref;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -94,6 +95,13 @@ public class LookupBench {
     @Param({"0", "10000"})
     public int changes;
 
+    /**
+     * How {@code rtalloc1_psref} reads the table ({@link RtLookup}): {@code RWLOCK}, NetBSD's
+     * {@code rt_lock} as a reader, or {@code PSERIALIZE}, the port's lock-free read side.
+     */
+    @Param({"RWLOCK", "PSERIALIZE"})
+    public String lookup;
+
     Machine machine;
     NetStack net;
     RouteTable rt;
@@ -105,7 +113,8 @@ public class LookupBench {
 
     @Setup(Level.Trial)
     public void boot() {
-      machine = BenchSupport.boot(BenchSupport.config(2).withHz(1000));
+      machine = BenchSupport.boot(BenchSupport.config(2).withHz(1000)
+          .withOption(RtLookup.OPTION, RtLookup.valueOf(lookup)));
       net = NetStack.create(machine);
       rt = net.rt();
       Ifnet wm0 = net.ifAttach("wm0");

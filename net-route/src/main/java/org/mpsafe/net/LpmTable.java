@@ -15,7 +15,9 @@ import java.util.List;
  * distinct lengths it touches fewer cache lines per lookup; the semantics (most specific
  * prefix wins) are the same.
  *
- * <p>Not thread-safe: the routing table guards it with {@code rt_lock} (readers share).
+ * <p>Not thread-safe: the routing table guards it with {@code rt_lock} (readers share). For
+ * readers that take no lock ({@link RtLookup#PSERIALIZE}) the writer publishes a
+ * {@link Snapshot} after every change: frozen copies of the maps, never written again.
  */
 final class LpmTable {
   private final Map[] byLen = new Map[33];
@@ -101,13 +103,72 @@ final class LpmTable {
     lengths = ls;
   }
 
+  /**
+   * The table as it was after a change, for readers that hold no lock: per prefix length a copy
+   * of the map's arrays, and the lengths in use. Built by the writer under {@code rt_lock}, then
+   * published through a volatile field; nothing in it is written after that, so a reader sees
+   * either the old snapshot or the new one, each whole.
+   */
+  static final class Snapshot {
+    static final Snapshot EMPTY = new Snapshot(new int[0], new int[33][], new Rtentry[33][]);
+
+    private final int[] lengths;
+    private final int[][] keys;
+    private final Rtentry[][] vals;
+
+    private Snapshot(int[] lengths, int[][] keys, Rtentry[][] vals) {
+      this.lengths = lengths;
+      this.keys = keys;
+      this.vals = vals;
+    }
+
+    /** The most specific route containing {@code dst} in this snapshot, or null. */
+    Rtentry match(int dst) {
+      for (int len : lengths) {
+        int k = dst & Inet.mask(len);
+        int[] ks = keys[len];
+        Rtentry[] vs = vals[len];
+        int mask = ks.length - 1;
+        for (int i = Map.hash(k) & mask; ; i = (i + 1) & mask) {
+          Rtentry v = vs[i];
+          if (v == null) {
+            break;
+          }
+          if (ks[i] == k) {
+            return v;
+          }
+        }
+      }
+      return null;
+    }
+  }
+
+  /**
+   * A snapshot of this table that differs from {@code prev} only in prefix length {@code len}:
+   * that length's map is copied, the others are shared with {@code prev}. Caller: the writer,
+   * after changing {@code len}.
+   */
+  Snapshot snapshot(Snapshot prev, int len) {
+    int[][] ks = prev.keys.clone();
+    Rtentry[][] vs = prev.vals.clone();
+    Map m = byLen[len];
+    if (m == null || m.size == 0) {
+      ks[len] = null;
+      vs[len] = null;
+    } else {
+      ks[len] = m.keys.clone();
+      vs[len] = m.vals.clone();
+    }
+    return new Snapshot(lengths, ks, vs);
+  }
+
   /** int → Rtentry, linear probing, tombstone-free deletion (backward shift). */
   static final class Map {
     private int[] keys = new int[16];
     private Rtentry[] vals = new Rtentry[16];
     int size;
 
-    private static int hash(int k) {
+    static int hash(int k) {
       int h = k * 0x9E3779B9;
       return h ^ (h >>> 16);
     }

@@ -14,6 +14,7 @@ import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
+import org.mpsafe.psref.Pserialize;
 import org.mpsafe.psref.Psref;
 import org.mpsafe.psref.PsrefClass;
 import org.mpsafe.psref.Psrefs;
@@ -44,6 +45,13 @@ import org.mpsafe.psref.Psrefs;
  * and RTM_DELETE (rtcache_invalidate); struct route and the rtcache_* functions are in Route
  * and Rtcache. The forwarding path uses them only with IpforwardRtcache.SHARED or PERCPU.
  *
+ * Lock-free lookup (boot option RtLookup.PSERIALIZE, not NetBSD's: the port's fast path).
+ * rtalloc1_psref reads a snapshot of the table (LpmTable.Snapshot) in a pserialize read section
+ * and takes the route's psref there; every change republishes the snapshot under rt_lock
+ * (writer), and _rt_free performs a pserialize barrier before psref_target_destroy, so the
+ * drain starts only when no reader can still acquire. The refcount lookups (rtalloc1) and the
+ * rtcache keep rt_lock.
+ *
  * Differences: no radix tree (see LpmTable), no routing socket, no RTF_UPDATING; ifa_refcnt is
  * guarded by the leaf lock ifaRefLock instead of the big locks.
  * </pre>
@@ -59,6 +67,15 @@ public final class RouteTable {
   /** {@code rt_psref_class} ("rtentry", IPL_SOFTNET). */
   final PsrefClass rtPsrefClass;
   private final LpmTable table = new LpmTable();
+  /** How {@link #rtalloc1Psref} reads the table (boot option {@link RtLookup#OPTION}). */
+  final RtLookup lookup;
+  /**
+   * {@link RtLookup#PSERIALIZE}: the table as lock-free readers see it, republished under
+   * rt_lock (writer) after every change; null with {@link RtLookup#RWLOCK}.
+   */
+  private volatile LpmTable.Snapshot snapshot;
+  /** {@link RtLookup#PSERIALIZE}: waited on by rt_free before the psref drain; else null. */
+  private final Pserialize rtPsz;
   /** {@code rt_free_global.lock} and the refcount waiters' cv. */
   private final KMutex rtFreeLock = new KMutex("rt_free");
   private final KCondvar rtFreeCv = new KCondvar("rtentry");
@@ -91,6 +108,10 @@ public final class RouteTable {
   RouteTable(Machine m) {
     this.machine = m;
     this.rtPsrefClass = Psrefs.classCreate("rtentry", Ipl.IPL_SOFTNET);
+    this.lookup = m.config().option(RtLookup.OPTION, RtLookup.RWLOCK);
+    boolean psz = lookup == RtLookup.PSERIALIZE;
+    this.snapshot = psz ? LpmTable.Snapshot.EMPTY : null;
+    this.rtPsz = psz ? Pserialize.create("rtable") : null;
     m.kthreadCreate(Pri.PRI_KNET, Machine.KTHREAD_MPSAFE, null, this::rtFreeWorker, "rt_free");
   }
 
@@ -145,6 +166,7 @@ public final class RouteTable {
         if (!table.add(rt)) {
           return Inet.EEXIST;
         }
+        republish(prefixlen);
         ifa.ref();
         rtcacheInvalidate();
         return 0;
@@ -193,6 +215,7 @@ public final class RouteTable {
     rtLock.enter(KRwlock.RW_WRITER);
     Rtentry rt = table.remove(dst, prefixlen);
     if (rt != null) {
+      republish(prefixlen);
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
       rtcacheInvalidate();
@@ -218,6 +241,7 @@ public final class RouteTable {
       error = prefixlen == 32 ? Inet.EHOSTUNREACH : Inet.ENETUNREACH;
     } else {
       table.remove(dst, prefixlen);
+      republish(prefixlen);
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
       rtcacheInvalidate();
@@ -246,6 +270,9 @@ public final class RouteTable {
    * {@link #rtUnrefPsref}.
    */
   public Rtentry rtalloc1Psref(int dst, Psref psref) {
+    if (rtPsz != null) {
+      return rtalloc1PsrefPserialize(dst, psref);
+    }
     int s = Kern.splsoftnet();
     rtLock.enter(KRwlock.RW_READER);
     Rtentry rt = table.match(dst);
@@ -255,6 +282,35 @@ public final class RouteTable {
     rtLock.exit();
     Kern.splx(s);
     return rt;
+  }
+
+  /**
+   * {@link RtLookup#PSERIALIZE}'s lookup: in a read section, the published snapshot's most
+   * specific route, its psref taken before the section ends. A route RTM_DELETE has just
+   * unpublished may still be found in an older snapshot: its psref target is not draining yet,
+   * because rt_free performs a pserialize barrier before psref_target_destroy.
+   */
+  private Rtentry rtalloc1PsrefPserialize(int dst, Psref psref) {
+    int s = Pserialize.readEnter();
+    // Read inside the section: a snapshot read before it could hold a route whose drain a
+    // barrier that did not wait for this reader has already let start.
+    Rtentry rt = snapshot.match(dst);
+    if (rt != null) {
+      Psrefs.acquire(psref, rt.rtPsref, rtPsrefClass);
+    }
+    Pserialize.readExit(s);
+    return rt;
+  }
+
+  /**
+   * After a change of prefix length {@code len}: publishes the table's new snapshot for the
+   * lock-free readers ({@link RtLookup#PSERIALIZE}). Caller holds rt_lock as writer.
+   */
+  private void republish(int len) {
+    LpmTable.Snapshot prev = snapshot;
+    if (prev != null) {
+      snapshot = table.snapshot(prev, len);
+    }
   }
 
   /** Releases a route found by {@link #rtalloc1Psref} ({@code rtcache_unref}). */
@@ -314,6 +370,11 @@ public final class RouteTable {
       rtFreeCv.await(rtFreeLock);
     }
     rtFreeLock.exit();
+    if (rtPsz != null) {
+      // Lock-free readers may have found rt in a snapshot published before RTM_DELETE: wait
+      // until each has left its read section, having taken its psref or not.
+      rtPsz.perform();
+    }
     Psrefs.targetDestroy(rt.rtPsref, rtPsrefClass);
     rtDestroys.incrementAndGet();
     ifaRefLock.enter();

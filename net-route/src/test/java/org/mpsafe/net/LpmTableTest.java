@@ -66,6 +66,11 @@ class LpmTableTest {
     LpmTable t = new LpmTable();
     Map<Long, Rtentry> ref = new HashMap<>();
     List<Rtentry> live = new ArrayList<>();
+    // The lock-free readers' view, republished after every change as RouteTable does, and one
+    // snapshot kept from the middle of the run with the answers it gave then.
+    LpmTable.Snapshot snap = LpmTable.Snapshot.EMPTY;
+    LpmTable.Snapshot kept = null;
+    Map<Integer, Rtentry> keptAnswers = new HashMap<>();
     for (int op = 0; op < 40_000; op++) {
       int r = rnd.nextInt(100);
       String ctx = "seed " + SEED + " op " + op;
@@ -78,26 +83,51 @@ class LpmTableTest {
         if (fresh) {
           ref.put(key(dst, len), rt);
           live.add(rt);
+          snap = t.snapshot(snap, len);
         }
       } else if (r < 75) {
         // Delete: mostly a live route, sometimes one that is not there.
         if (rnd.nextInt(4) == 0) {
           int len = randomLen(rnd);
           int dst = randomDst(rnd);
-          assertSame(ref.remove(key(dst, len)), t.remove(dst, len), ctx);
+          Rtentry gone = ref.remove(key(dst, len));
+          assertSame(gone, t.remove(dst, len), ctx);
           live.removeIf(x -> x.dst == (dst & Inet.mask(len)) && x.prefixlen == len);
+          if (gone != null) {
+            snap = t.snapshot(snap, len);
+          }
         } else {
           Rtentry rt = live.remove(rnd.nextInt(live.size()));
           // remove() masks its argument: pass a host inside the prefix.
           int inside = rt.dst | (rnd.nextInt() & ~Inet.mask(rt.prefixlen));
           assertSame(rt, t.remove(inside, rt.prefixlen), ctx);
           ref.remove(key(rt.dst, rt.prefixlen));
+          snap = t.snapshot(snap, rt.prefixlen);
           assertNull(t.exact(rt.dst, rt.prefixlen), ctx);
         }
       } else {
         int dst = rnd.nextInt(3) == 0 && !live.isEmpty()
             ? live.get(rnd.nextInt(live.size())).dst | (rnd.nextInt() & 0xFF) : randomDst(rnd);
-        assertSame(reference(ref, dst), t.match(dst), ctx + " match " + Inet.format(dst));
+        Rtentry want = reference(ref, dst);
+        assertSame(want, t.match(dst), ctx + " match " + Inet.format(dst));
+        assertSame(want, snap.match(dst), ctx + " snapshot match " + Inet.format(dst));
+        if (kept != null && keptAnswers.containsKey(dst)) {
+          assertSame(keptAnswers.get(dst), kept.match(dst), ctx + " kept snapshot changed");
+        }
+      }
+      if (kept != null && op % 50 == 0) {
+        for (Map.Entry<Integer, Rtentry> e : keptAnswers.entrySet()) {
+          assertSame(e.getValue(), kept.match(e.getKey()), ctx + " kept snapshot changed");
+        }
+      }
+      if (op == 20_000) {
+        kept = snap;
+        for (int i = 0; i < 2000 && !live.isEmpty(); i++) {
+          // Inside a live route: answers that later deletes would change in a shared table.
+          Rtentry rt = live.get(rnd.nextInt(live.size()));
+          int dst = rt.dst | (rnd.nextInt() & ~Inet.mask(rt.prefixlen));
+          keptAnswers.put(dst, reference(ref, dst));
+        }
       }
       assertEquals(ref.size(), t.size(), ctx);
     }
@@ -110,6 +140,9 @@ class LpmTableTest {
     }
     for (Rtentry rt : ref.values()) {
       assertSame(rt, t.exact(rt.dst, rt.prefixlen));
+    }
+    for (Map.Entry<Integer, Rtentry> e : keptAnswers.entrySet()) {
+      assertSame(e.getValue(), kept.match(e.getKey()), "a published snapshot never changes");
     }
     System.out.println("LpmTableTest: " + ref.size() + " routes at the end");
   }

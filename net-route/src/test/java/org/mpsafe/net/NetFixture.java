@@ -64,7 +64,13 @@ final class NetFixture {
 
   /** {@code ncpu} CPUs, default (fixed) xcall accounting, early-return detector on. */
   static Machine boot(int ncpu) {
-    return Machine.boot(MachineConfig.of(ncpu).withOption(Xcall.OPTION_DETECTOR, true));
+    return boot(ncpu, RtLookup.RWLOCK);
+  }
+
+  /** As {@link #boot(int)}, the routing table read as {@code lookup} says. */
+  static Machine boot(int ncpu, RtLookup lookup) {
+    return Machine.boot(MachineConfig.of(ncpu).withOption(Xcall.OPTION_DETECTOR, true)
+        .withOption(RtLookup.OPTION, lookup));
   }
 
   static int ip(String dotted) {

@@ -22,6 +22,8 @@ import static org.mpsafe.net.NetFixture.routeGet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
@@ -35,9 +37,11 @@ import org.mpsafe.psref.Psref;
  */
 class RouteTableTest {
 
-  @Test
-  void lookupPicksTheMostSpecificRouteAndFallsBackAfterItsDeletion() {
-    try (Machine m = boot(2)) {
+  /** Both ways of reading the table ({@link RtLookup}) give the same answers. */
+  @ParameterizedTest
+  @EnumSource(RtLookup.class)
+  void lookupPicksTheMostSpecificRouteAndFallsBackAfterItsDeletion(RtLookup lookup) {
+    try (Machine m = boot(2, lookup)) {
       NetStack net = NetStack.create(m);
       Ifnet wm0 = net.ifAttach("wm0");
       Ifnet wm1 = net.ifAttach("wm1");
