@@ -140,12 +140,14 @@ class BenchSmokeTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"100, 0", "1000, 10000"})
-  void lookup(int routes, int changes) throws InterruptedException {
+  @CsvSource({"100, 0, RWLOCK", "1000, 10000, RWLOCK", "100, 0, PSERIALIZE",
+      "1000, 10000, PSERIALIZE"})
+  void lookup(int routes, int changes, String lookup) throws InterruptedException {
     LookupBench b = new LookupBench();
     LookupBench.Net n = new LookupBench.Net();
     n.routes = routes;
     n.changes = changes;
+    n.lookup = lookup;
     n.boot();
     assertEquals(routes + 2, n.rt.size()); // + the connected /16 and the local /32
     LookupBench.Forwarder f = new LookupBench.Forwarder();
