@@ -8,18 +8,14 @@ package org.mpsafe.kern;
  * Implementation notes
  *
  * HotSpot lays out a superclass's fields before its subclass's, so the chain
- * Pad0 -&gt; OwnerFields -&gt; SharedPad -&gt; Cpu puts 64 bytes of padding on each side of
+ * CachePadBefore -&gt; OwnerFields -&gt; SharedPad -&gt; Cpu puts 64 bytes of padding on each side of
  * ipl/mtxCount/mtxOldspl. The padding fields are never read.
  * </pre>
  */
 final class CpuLayout {
   private CpuLayout() {}
 
-  abstract static class Pad0 {
-    long p00, p01, p02, p03, p04, p05, p06, p07;
-  }
-
-  abstract static class OwnerFields extends Pad0 {
+  abstract static class OwnerFields extends CachePadBefore {
     /** Owned by the CPU: the IPL of the running context. */
     int ipl = Ipl.IPL_NONE;
     /** Owned by the CPU: spin mutexes held ({@code ci_mtx_count}). */

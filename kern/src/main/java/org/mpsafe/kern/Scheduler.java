@@ -75,7 +75,7 @@ final class Scheduler {
    * {@code setrunnable} from the waker's side: if {@code l}, just taken off a sleep queue, has
    * given its CPU up (state SLEEP), marks it woken and makes it runnable under the lock — a free
    * CPU is granted to it at once, or it waits in the run queue with the CPU's preemption request
-   * raised — and returns true; the sleeper then only waits for its grant ({@link #awaitWake}).
+   * raised — and returns true; the sleeper then only waits for its grant ({@link #awaitGrant}).
    * Returns false, changing nothing, on the deterministic machine or when {@code l} still holds
    * its CPU (it enqueued itself and has not released it yet): the caller marks it woken and the
    * sleeper asks for a CPU itself. {@code woken} is written before the grant is published, so a
@@ -100,11 +100,6 @@ final class Scheduler {
     }
   }
 
-  /** The sleeper's side of {@link #wakeSleeper}: wait for the grant the waker arranged. */
-  void awaitWake(Lwp l) {
-    awaitGrant(l);
-  }
-
   /**
    * A sleeper that {@link #wakeSleeper} made runnable but that stops with the machine before its
    * grant: out of the run queues, and its CPU given back if the grant came.
@@ -112,19 +107,24 @@ final class Scheduler {
   void abandonWait(Lwp l) {
     lock.lock();
     try {
-      globalq.remove(l);
-      if (l.boundCpu != null) {
-        l.boundCpu.runq.remove(l);
-      }
+      unqueue(l);
       Cpu c = l.granted;
       if (c != null && c.owner == l) {
         c.owner = null;
       }
       l.granted = null;
-      l.wantsCpu = false;
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Under the lock: {@code l}, stopped with the machine, no longer waits for a CPU. */
+  private void unqueue(Lwp l) {
+    globalq.remove(l);
+    if (l.boundCpu != null) {
+      l.boundCpu.runq.remove(l);
+    }
+    l.wantsCpu = false;
   }
 
   /** Under the lock: {@code l} gets a free CPU it may run on at once, or waits in a queue. */
@@ -285,21 +285,21 @@ final class Scheduler {
     }
   }
 
-  private void awaitGrant(Lwp l) {
+  /**
+   * Waits until {@code l} has been granted a CPU (by the scheduler, or by a waker's
+   * {@link #wakeSleeper}), then restores the IPL it gave its CPU up at.
+   */
+  void awaitGrant(Lwp l) {
     boolean interrupted = false;
     while (l.granted == null) {
       if (!machine.running()) {
         lock.lock();
         try {
           if (l.granted == null) {
-            globalq.remove(l);
-            if (l.boundCpu != null) {
-              l.boundCpu.runq.remove(l);
-            }
+            unqueue(l);
             if (l.cpu != null && l.cpu.pinned == l) {
               l.cpu.pinned = null;
             }
-            l.wantsCpu = false;
             l.state = Lwp.State.ZOMBIE;
           }
         } finally {

@@ -92,7 +92,7 @@ final class Sleepq {
     }
     l.wchan = null;
     if (woke && l.wokenRunnable) {
-      m.sched.awaitWake(l);
+      m.sched.awaitGrant(l);
     } else {
       m.sched.acquire(l);
     }

@@ -353,8 +353,11 @@ public final class Softint {
           lateDispatch(c, sh.handle);
         }
         fn.run();
-        Kassert.kassertMsg(l.psrefs == 0, "l->l_psrefs == 0", KERN_SOFTINT_C, 593,
-            "%s: l_psrefs=%d, sh_func=%p\n", "softint_execute", l.psrefs, sh.handle);
+        if (Kassert.DIAGNOSTIC && l.psrefs != 0) {
+          // KASSERTMSG(l->l_psrefs == 0, ...): the handle is read only when it fails.
+          throw Kassert.failMsg("l->l_psrefs == 0", KERN_SOFTINT_C, 593,
+              "%s: l_psrefs=%d, sh_func=%p\n", "softint_execute", l.psrefs, sh.handle);
+        }
         c.softPending.getAndAdd(level, -(bit << ACTIVE_SHIFT));
         Kern.preemptPoint(l);
       }

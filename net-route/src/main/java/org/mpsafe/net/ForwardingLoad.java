@@ -114,7 +114,6 @@ public final class ForwardingLoad {
   private volatile boolean stop;
   private final AtomicLong churnCycles = new AtomicLong();
   private final AtomicLong churnErrors = new AtomicLong();
-  private final AtomicLong detachCycles = new AtomicLong();
   /** Per detach LWP, the if_percpuq the NICs also feed (its vioN taking traffic), or null. */
   final AtomicReferenceArray<IfPercpuq> rxTargets;
   /** Counted down by each churn LWP as it ends, also when it unwinds after a panic. */
@@ -282,7 +281,6 @@ public final class ForwardingLoad {
       Ifnet next = attachVio(j, gen++);
       quiesce(j, cur.percpuq);
       net.ifDetach(cur);
-      detachCycles.incrementAndGet();
       cur = next;
       Kern.yield();
     }
@@ -382,11 +380,6 @@ public final class ForwardingLoad {
   /** Add/delete cycles completed by the churn LWPs. */
   public long churnCycles() {
     return churnCycles.get();
-  }
-
-  /** Interfaces attached and detached by the detach LWPs. */
-  public long detachCycles() {
-    return detachCycles.get();
   }
 
   /** in_control errors other than a delete's EADDRNOTAVAIL (should stay 0). */

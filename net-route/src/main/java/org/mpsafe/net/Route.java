@@ -1,5 +1,6 @@
 package org.mpsafe.net;
 
+import org.mpsafe.kern.CachePadBefore;
 import org.mpsafe.kern.Kaddr;
 import org.mpsafe.kern.KObject;
 import org.mpsafe.psref.Psref;
@@ -28,7 +29,7 @@ import org.mpsafe.psref.Psref;
  *
  * Fields are plain, as in C: the owner is the only accessor (the contract above). Per-CPU
  * routes are allocated one after another, and a cache hit writes roBound and roPsref, so the
- * fields sit between paddings (RoutePadBefore, the tail longs) as Psref's do.
+ * fields sit between paddings (CachePadBefore, the tail longs) as Psref's do.
  * </pre>
  */
 public final class Route extends RouteFields implements KObject {
@@ -61,13 +62,8 @@ public final class Route extends RouteFields implements KObject {
   }
 }
 
-/** Padding before {@link Route}'s fields. */
-abstract class RoutePadBefore {
-  long p0, p1, p2, p3, p4, p5, p6, p7;
-}
-
 /** The fields of {@code struct route}, between the paddings. */
-abstract class RouteFields extends RoutePadBefore {
+abstract class RouteFields extends CachePadBefore {
   final long kaddr = Kaddr.alloc();
   /** {@code ro_sa != NULL}. */
   boolean roSaSet;

@@ -32,7 +32,7 @@ class SoftintDisestablishTest {
         (m, net, f) -> {
           Schedule s = m.schedule().orElseThrow();
           return new Outcome(s.digest(), s.steps(), m.outcome().name(), NetFixture.panicLine(m),
-              f.detachCycles(), f.churnErrors());
+              net.detaches(), f.churnErrors());
         },
         Softint.OPTION_DISESTABLISH, mode, SoftnetLock.OPTION, SoftnetLock.IPINTR);
   }

@@ -1,5 +1,6 @@
 package org.mpsafe.psref;
 
+import org.mpsafe.kern.CachePadBefore;
 import org.mpsafe.kern.Cpu;
 import org.mpsafe.kern.Kaddr;
 import org.mpsafe.kern.KObject;
@@ -21,7 +22,7 @@ import org.mpsafe.kern.Lwp;
  * next to each other again. Acquire and release write the psref and its neighbour on the list
  * (the CPU's head), so two CPUs writing adjacent psrefs would bounce one line between them
  * (false sharing: measured several times slower with 2 threads, see docs/performance.md). The
- * fields therefore sit between 64+ bytes of padding on each side (PsrefPadBefore / Psref's own
+ * fields therefore sit between 64+ bytes of padding on each side (CachePadBefore / Psref's own
  * tail; superclass fields are laid out first). Costs ~150 bytes per psref; changes nothing else.
  * </pre>
  */
@@ -45,13 +46,8 @@ public final class Psref extends PsrefFields implements KObject {
   }
 }
 
-/** Padding before {@link Psref}'s fields. */
-abstract class PsrefPadBefore {
-  long p0, p1, p2, p3, p4, p5, p6, p7;
-}
-
 /** The fields of {@code struct psref}, between the paddings. */
-abstract class PsrefFields extends PsrefPadBefore {
+abstract class PsrefFields extends CachePadBefore {
   final long kaddr = Kaddr.alloc();
   /** {@code psref_entry}: the CPU's list of this class. */
   Psref next;

@@ -242,18 +242,7 @@ public final class Psrefs {
   private static void acquireLinked(Lwp l, Psref psref, PsrefTarget target, PsrefClass cls) {
     Cpu c = l.cpu();
     int s = Kern.splraiseipl(c, cls.ipl);
-    PsrefClass.PsrefCpu pcpu = cls.prcPercpu.getref(l);
-    link(pcpu.head, l, c, psref, target, cls);
-    cls.prcPercpu.putref(l);
-    Kern.splx(l, s);
-    if (cls.options.lwpCount()) {
-      l.psrefAcquired();
-    }
-  }
-
-  /** Inserts {@code psref} at the head of a CPU's list and records target, LWP and CPU. */
-  private static void link(Psref head, Lwp l, Cpu c, Psref psref, PsrefTarget target,
-      PsrefClass cls) {
+    Psref head = cls.prcPercpu.getref(l).head;
     if (cls.options.debug()) {
       checkDuplication(head, psref, target);
     }
@@ -275,6 +264,11 @@ public final class Psrefs {
     }
     if (psref.cpu != c) {
       psref.cpu = c;
+    }
+    cls.prcPercpu.putref(l);
+    Kern.splx(l, s);
+    if (cls.options.lwpCount()) {
+      l.psrefAcquired();
     }
   }
 

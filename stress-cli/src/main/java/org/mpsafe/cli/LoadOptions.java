@@ -84,8 +84,7 @@ final class LoadOptions {
       throw usage(spec, "Invalid value for option '--variant': '" + variant
           + "' (buggy or fixed)");
     }
-    boolean pr51632 = bug.equals(Catalog.KERN_51632);
-    if (xcall != null && !pr51632) {
+    if (xcall != null && !bug.equals(Catalog.KERN_51632)) {
       throw usage(spec, "Option '--xcall' selects kern-51632's variant; for '" + bug
           + "' use --variant buggy|fixed");
     }
@@ -96,10 +95,6 @@ final class LoadOptions {
     }
     if (variant == null) {
       variant = xcall == XcallAccounting.FIXED_DONEP ? "fixed" : "buggy";
-    }
-    if (xcall == null) {
-      xcall = pr51632 && variant.equals("buggy") ? XcallAccounting.LEGACY_TAILP
-          : XcallAccounting.FIXED_DONEP;
     }
     if (cpus < 1 || cpus > 64) {
       throw usage(spec, "Invalid value for option '--cpus': " + cpus + " (must be 1..64)");
@@ -149,15 +144,20 @@ final class LoadOptions {
     int lwps = churnLwps != null ? churnLwps : Math.max(2, interfaces);
     Duration cap = !deterministic ? Duration.ZERO : wallCap != null ? wallCap
         : max(duration.multipliedBy(10), Duration.ofMinutes(1));
-    return new TrialRunner.Settings(bug, variant.equals("buggy"), xcall, xcWaitSpin.equals("on"), cpus, interfaces, lwps,
-        duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap, traceEvents);
+    return new TrialRunner.Settings(bug, variant.equals("buggy"), xcWaitSpin.equals("on"), cpus,
+        interfaces, lwps, duration, !noDetectors, Duration.ofSeconds(30), strategyOrNull(), cap,
+        traceEvents);
   }
 
-  /** The header's description of the machine: {@code bug=kern-51632 variant=buggy xcall=legacy ... duration=5m00s}. */
+  /**
+   * The header's description of the machine:
+   * {@code bug=kern-51632 variant=buggy xcall=legacy ... duration=5m00s}.
+   */
   static String describe(TrialRunner.Settings s) {
     return String.format(Locale.ROOT, "bug=%s variant=%s xcall=%s xc-wait-spin=%s cpus=%d "
             + "interfaces=%d churn-lwps=%d duration=%s",
-        s.bug(), s.buggy() ? "buggy" : "fixed", s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed",
+        s.bug(), s.buggy() ? "buggy" : "fixed",
+        s.xcall() == XcallAccounting.LEGACY_TAILP ? "legacy" : "fixed",
         s.xcWaitSpin() ? "on" : "off", s.cpus(), s.interfaces(), s.churnLwps(),
         DurationConverter.format(s.duration()));
   }

@@ -15,7 +15,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.mpsafe.kern.Deterministic;
-import org.mpsafe.xcall.XcallAccounting;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -195,7 +194,6 @@ final class ReplayCommand implements Callable<Integer> {
         throw new IllegalArgumentException("variant '" + variant + "' (buggy or fixed)");
       }
       TrialRunner.Settings s = new TrialRunner.Settings(bug, variant.equals("buggy"),
-          XcallAccounting.parse(top.path("xcall").asText()),
           top.path("xc_wait_spin").asBoolean(), top.path("cpus").asInt(),
           top.path("interfaces").asInt(), top.path("churn_lwps").asInt(),
           Duration.ofMillis(Math.round(top.path("duration_s").asDouble() * 1000)),

@@ -29,14 +29,23 @@ import org.mpsafe.xcall.XcallAccounting;
  */
 final class TrialRunner {
   /**
-   * What a run is made of: {@code bug} and {@code buggy} name the catalog entry and its
-   * variant; {@code xcall} is the low-priority xcall accounting (kern-51632's variant, the fixed
-   * accounting for every other entry).
+   * What a run is made of: {@code bug} and {@code buggy} name the catalog entry and its variant,
+   * whose boot options the machine gets ({@link Catalog.Entry#options}).
    */
   record Settings(
-      String bug, boolean buggy, XcallAccounting xcall, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
+      String bug, boolean buggy, boolean xcWaitSpin, int cpus, int interfaces, int churnLwps,
       Duration duration, boolean detectors, Duration watchdog, Deterministic.Strategy strategy,
-      Duration wallCap, int traceEvents) {}
+      Duration wallCap, int traceEvents) {
+
+    /**
+     * The low-priority xcall accounting the variant boots with: the entry's, else xcall's
+     * default (the fixed one); only kern-51632's buggy variant sets the legacy one.
+     */
+    XcallAccounting xcall() {
+      Object a = Catalog.get(bug).options().apply(buggy).get(Xcall.OPTION_ACCOUNTING);
+      return a == null ? XcallAccounting.FIXED_DONEP : (XcallAccounting) a;
+    }
+  }
 
   /**
    * The deterministic machine's NICs: a burst of 64 packets every 16 ms of virtual time per CPU,
@@ -117,7 +126,6 @@ final class TrialRunner {
     MachineConfig c = MachineConfig.of(settings.cpus())
         .withTraceSize(settings.traceEvents())
         .withWatchdog(settings.watchdog())
-        .withOption(Xcall.OPTION_ACCOUNTING, settings.xcall())
         .withOption(Xcall.OPTION_WAIT_SPIN, settings.xcWaitSpin())
         .withOption(Xcall.OPTION_DETECTOR, settings.detectors())
         .withOption(PsrefOptions.OPTION_FRAME_DETECTOR, settings.detectors());
