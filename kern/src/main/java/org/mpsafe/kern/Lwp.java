@@ -225,6 +225,9 @@ public final class Lwp implements KObject {
         det.block(this, wokenCond, deadlineNanos == 0 ? DetScheduler.NONE : deadlineNanos);
         continue;
       }
+      if (machine.spin.awaitWoken(this)) {
+        break;
+      }
       if (deadlineNanos == 0) {
         LockSupport.park(this);
       } else {

@@ -75,6 +75,8 @@ public final class Machine implements AutoCloseable {
   private final Watchdog watchdog;
   /** The baton of a deterministic machine ({@link Deterministic}); null when host-scheduled. */
   final DetScheduler det;
+  /** How a waiting host thread spins before it parks (never on the deterministic machine). */
+  final HandoffSpin spin;
 
   private Machine(MachineConfig config, Ticker watchdogTicker) {
     this.config = config;
@@ -89,6 +91,7 @@ public final class Machine implements AutoCloseable {
       cpus[i] = new Cpu(this, i, config.traceSize());
       cpus[i].trace.start(bootNanos, det);
     }
+    this.spin = new HandoffSpin(this, config);
     this.sched = new Scheduler(this, cpus);
     this.softint = new Softint(this);
     for (Cpu c : cpus) {

@@ -312,6 +312,9 @@ final class Scheduler {
         det.block(l, l.grantedCond, DetScheduler.NONE);
         continue;
       }
+      if (machine.spin.awaitGranted(l)) {
+        break;
+      }
       LockSupport.park(this);
       interrupted |= Thread.interrupted();
     }
