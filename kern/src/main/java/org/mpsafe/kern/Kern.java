@@ -135,6 +135,15 @@ public final class Kern {
     }
   }
 
+  /** {@link #splx(int)} for {@code l == curlwp} on {@code c == curcpu()}, read by a hot path. */
+  public static void splx(Lwp l, Cpu c, int s) {
+    int old = c.ipl;
+    c.ipl = s;
+    if (s < old) {
+      preemptPoint(l, c);
+    }
+  }
+
   /** {@code splsoftnet()}. */
   public static int splsoftnet() {
     return splraiseipl(Ipl.IPL_SOFTNET);
@@ -168,6 +177,21 @@ public final class Kern {
       det.step(l, false);
     }
     if (l.cpu.wantPri > l.pri) {
+      l.machine().sched.preempt(l, false);
+    }
+  }
+
+  /**
+   * {@link #preemptPoint(Lwp)} for a hot path that holds {@code c == curcpu()}: on the host
+   * machine the CPU cannot change before the check (the check is what could move the LWP); on
+   * the deterministic machine a step may hand the CPU over and back, so it reads it afresh.
+   */
+  static void preemptPoint(Lwp l, Cpu c) {
+    if (l.det != null) {
+      preemptPoint(l);
+      return;
+    }
+    if (c.wantPri > l.pri) {
       l.machine().sched.preempt(l, false);
     }
   }

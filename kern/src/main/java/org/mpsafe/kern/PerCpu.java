@@ -53,6 +53,38 @@ public final class PerCpu<T> {
     return (T) slots[l.cpu.index()];
   }
 
+  /** {@link #getref()} for {@code l == curlwp} on {@code c == curcpu()}, both read by the caller. */
+  @SuppressWarnings("unchecked")
+  public T getref(Lwp l, Cpu c) {
+    l.nopreempt++;
+    return (T) slots[c.index()];
+  }
+
+  /**
+   * {@code percpu_putref(); splx(s)} for {@code l == curlwp} on {@code c == curcpu()}, in one
+   * step: the hot path of {@code psref_acquire}, which raised the IPL before its getref. On the
+   * host-scheduled machine the two preemption points become one check after the IPL is lowered:
+   * a waiter that could have taken the CPU at the putref (a softint above the raised IPL) is
+   * also allowed at the lower IPL and still outranks whoever else waits, so the same LWP runs
+   * next, a few instructions later. The deterministic machine steps at each point, as the two
+   * calls would, so its schedules are unchanged.
+   */
+  public void putrefSplx(Lwp l, Cpu c, int s) {
+    int n = --l.nopreempt;
+    if (l.det != null) {
+      if (n == 0) {
+        Kern.preemptPoint(l);
+      }
+      Kern.splx(l, s);
+      return;
+    }
+    int old = c.ipl;
+    c.ipl = s;
+    if ((n == 0 || s < old) && c.wantPri > l.pri) {
+      l.machine().sched.preempt(l, false);
+    }
+  }
+
   /** {@link #putref()} for {@code l == curlwp}: a preemption point when preemption comes back. */
   public void putref(Lwp l) {
     if (--l.nopreempt == 0) {

@@ -186,7 +186,8 @@ public final class Psrefs {
       assertSameLwp(psref, l, 276);
       assertSameCpu(psref, l, 279);
     }
-    int s = Kern.splraiseipl(l, cls.ipl);
+    Cpu c = l.cpu();
+    int s = Kern.splraiseipl(c, cls.ipl);
     if (cls.options.debug()) {
       checkExistence(cls.prcPercpu.local().head, psref, target);
     }
@@ -197,7 +198,7 @@ public final class Psrefs {
       next.prev = prev;
     }
     psref.linked = false;
-    Kern.splx(l, s);
+    Kern.splx(l, c, s);
     if (cls.options.lwpCount()) {
       l.psrefReleased();
     }
@@ -234,7 +235,9 @@ public final class Psrefs {
    * take the CPU's list ({@code percpu_getref}), insert at the head, record target, LWP and CPU,
    * give the list back ({@code percpu_putref}, a preemption point as in C), lower the IPL.
    *
-   * <p>{@code curcpu()} is read once. The back link and the target, LWP and CPU words are stored
+   * <p>{@code curcpu()} is read once, and the putref and the splx are one step
+   * ({@link org.mpsafe.kern.PerCpu#putrefSplx}: one preemption check on the host machine, both
+   * points on the deterministic one). The back link and the target, LWP and CPU words are stored
    * only when they differ (release leaves them in place): a caller that reuses its psref (a
    * softint's per-CPU psref, a loop) rewrites none of them, which spares G1's post-write barrier
    * on each.
@@ -242,7 +245,7 @@ public final class Psrefs {
   private static void acquireLinked(Lwp l, Psref psref, PsrefTarget target, PsrefClass cls) {
     Cpu c = l.cpu();
     int s = Kern.splraiseipl(c, cls.ipl);
-    Psref head = cls.prcPercpu.getref(l).head;
+    Psref head = cls.prcPercpu.getref(l, c).head;
     if (cls.options.debug()) {
       checkDuplication(head, psref, target);
     }
@@ -265,8 +268,7 @@ public final class Psrefs {
     if (psref.cpu != c) {
       psref.cpu = c;
     }
-    cls.prcPercpu.putref(l);
-    Kern.splx(l, s);
+    cls.prcPercpu.putrefSplx(l, c, s);
     if (cls.options.lwpCount()) {
       l.psrefAcquired();
     }
