@@ -2,7 +2,8 @@
 # The measured run behind docs/performance.md: waits (up to 20 min, polling every 30 s) for the
 # 1-minute load average to drop below 1.5, then runs every benchmark once with the annotations'
 # defaults, the psref/lookup allocation profile, and psref under ParallelGC (write-barrier
-# comparison), sampling /proc/loadavg every 30 s meanwhile. Output: $OUT/*.json, *.txt, load.txt.
+# comparison) and psref's CPU time per pair (CpuTimePairs), sampling /proc/loadavg every 30 s
+# meanwhile. Output: $OUT/*.json, *.txt, cpu-time.txt, load.txt.
 # Usage: bench/measure.sh [OUT]   (from the repository root, after building benchmarks.jar)
 set -euo pipefail
 OUT=${1:-docs/results}
@@ -25,6 +26,7 @@ java -jar "$JAR" -prof gc -p routes=1000 -p changes=0 \
   -rf json -rff "$OUT/gc.json" | tee "$OUT/gc.txt"
 java -jar "$JAR" 'PsrefBench.psref' -jvmArgsAppend "-XX:+UseParallelGC $FLAGS" \
   -rf json -rff "$OUT/parallelgc.json" | tee "$OUT/parallelgc.txt"
+java $FLAGS -cp "$JAR" org.mpsafe.bench.CpuTimePairs | tee "$OUT/cpu-time.txt"
 echo "after: $(cat /proc/loadavg)" >> "$OUT/load.txt"
 # keep the results small: drop JMH's raw per-sample data, keep only each log's summary table
 python3 - "$OUT"/all.json "$OUT"/gc.json "$OUT"/parallelgc.json <<'PY'

@@ -6,7 +6,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import org.mpsafe.kern.HandoffSpin;
 import org.mpsafe.kern.Machine;
+import org.mpsafe.kern.MachineConfig;
 import org.mpsafe.xcall.XcFunc;
 import org.mpsafe.xcall.Xcall;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -33,8 +35,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>The caller is an unbound LWP (a host thread entered with {@link Machine#enter}); the
  * machine has {@link #ncpu} CPUs and the FIXED_DONEP accounting (the default). The function is
  * a no-op, so this measures the dispatch and the wait. Latency distribution: Mode.SampleTime,
- * read p50 / p99 / p99.9. Target: low priority ≥ 2× better p50 and p99.9 than executors +
- * latch; high priority far below.
+ * read p50 / p99 / p99.9. Each xcall benchmark runs with spin-then-park hand-overs (the
+ * default) and with parking at once ({@link OnMachine#handoff}). Target: low priority ≥ 2×
+ * better p50 and p99.9 than executors + latch; high priority ≥ 5× better at p50.
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -52,12 +55,25 @@ public class XcallBench {
     @Param({"2", "4"})
     public int ncpu;
 
+    /**
+     * How a waiting LWP's host thread waits for its CPU: {@code spin} is the default
+     * (spin-then-park, {@code HandoffSpin}), {@code park} parks at once (budget 0).
+     */
+    @Param({"spin", "park"})
+    public String handoff;
+
     Machine machine;
     Machine.Entry entry;
 
     @Setup(Level.Trial)
     public void boot() {
-      machine = BenchSupport.boot(BenchSupport.config(ncpu));
+      MachineConfig config = BenchSupport.config(ncpu);
+      if (handoff.equals("park")) {
+        config = config.withOption(HandoffSpin.OPTION, 0L);
+      } else if (!handoff.equals("spin")) {
+        throw new IllegalArgumentException("handoff must be spin or park: " + handoff);
+      }
+      machine = BenchSupport.boot(config);
       machine.run("xcinit", () -> Xcall.of(machine));
       entry = machine.enter("xcbench", null);
     }

@@ -88,11 +88,12 @@ class BenchSmokeTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {2, 4})
-  void xcallExecutorLatchHandoff(int ncpu) throws InterruptedException {
+  @CsvSource({"2, spin", "4, spin", "2, park", "4, park"})
+  void xcallExecutorLatchHandoff(int ncpu, String handoff) throws InterruptedException {
     XcallBench b = new XcallBench();
     XcallBench.OnMachine m = new XcallBench.OnMachine();
     m.ncpu = ncpu;
+    m.handoff = handoff;
     m.boot();
     XcallBench.Executors1 e = new XcallBench.Executors1();
     e.ncpu = ncpu;
