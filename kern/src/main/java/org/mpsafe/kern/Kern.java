@@ -241,7 +241,7 @@ public final class Kern {
     }
     Lwp l = Lwp.current();
     Machine m = l.machine();
-    Sleepq q = new Sleepq();
+    Sleepq q = new Sleepq(false);
     q.enqueue(l);
     q.block(l, wmesg, m.clockNanos() + m.ticksToNanos(ticks));
   }

@@ -213,9 +213,10 @@ public final class Lwp implements KObject {
 
   /**
    * Blocks the thread until {@link #woken}, the deadline on the machine's clock (0 = none) or
-   * the machine stops.
+   * the machine stops; spinning first ({@link HandoffSpin}) when {@code spin}, i.e. when a waker
+   * may come.
    */
-  boolean parkUntilWoken(long deadlineNanos) {
+  boolean parkUntilWoken(long deadlineNanos, boolean spin) {
     while (!woken) {
       machine.checkRunning();
       if (det != null) {
@@ -225,7 +226,7 @@ public final class Lwp implements KObject {
         det.block(this, wokenCond, deadlineNanos == 0 ? DetScheduler.NONE : deadlineNanos);
         continue;
       }
-      if (machine.spin.awaitWoken(this)) {
+      if (spin && machine.spin.awaitWoken(this)) {
         break;
       }
       if (deadlineNanos == 0) {

@@ -26,6 +26,17 @@ import java.util.ArrayDeque;
 final class Sleepq {
   private final ArrayDeque<Lwp> q = new ArrayDeque<>();
   volatile boolean nonEmpty;
+  /** False for a queue nobody wakes ({@code kpause}): its sleepers park at once, no spin. */
+  private final boolean wakeable;
+
+  Sleepq() {
+    this(true);
+  }
+
+  /** A queue; {@code wakeable} false when only a timeout ends a sleep on it ({@code kpause}). */
+  Sleepq(boolean wakeable) {
+    this.wakeable = wakeable;
+  }
 
   synchronized void enqueue(Lwp l) {
     l.woken = false;
@@ -79,7 +90,7 @@ final class Sleepq {
     m.sched.release(l, Lwp.State.SLEEP);
     boolean woke;
     try {
-      woke = l.parkUntilWoken(deadlineNanos);
+      woke = l.parkUntilWoken(deadlineNanos, wakeable);
     } catch (MachineStopped e) {
       if (!remove(l) && l.wokenRunnable) {
         m.sched.abandonWait(l);
