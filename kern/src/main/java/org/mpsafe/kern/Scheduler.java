@@ -17,7 +17,10 @@ import java.util.function.BooleanSupplier;
  * changes owner only under it, and the new owner learns of the grant through a volatile field
  * written under it; so everything the old owner wrote before giving the CPU up happens-before
  * everything the new owner does on it. That edge is what lets per-CPU data (psref lists,
- * percpu, evcnt, the trace ring, the CPU's IPL) be plain fields with no atomics.
+ * percpu, evcnt, the trace ring, the CPU's IPL) be plain fields with no atomics. The new
+ * owner's host thread waits for that field by spinning briefly, then parking
+ * ({@link HandoffSpin}); the waker always unparks, so how it waits never decides whether it
+ * wakes.
  *
  * Invariants (asserted by SchedulerTest, SplTest and the concurrency tests):
  *  S1 At most one LWP owns a CPU; an LWP owns at most one CPU.
