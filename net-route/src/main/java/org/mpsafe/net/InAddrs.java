@@ -244,6 +244,9 @@ public final class InAddrs {
     if (net.rt.rtinitDelete(ia, ia.addr, 32) == 0) {
       remLocalHandOver(ia);
     }
+    // With RtLookup.PSERIALIZE the routes just deleted (and any other through ia) may still be
+    // queued for the rt_free thread; ifa_remove must not start before they are freed (RtFree R2).
+    net.rt.rtFreeWq.waitFor(ia);
     inIfaddrLock.enter();
     List<Ifaddr> l = new ArrayList<>(Arrays.asList(list));
     l.remove(ia);
@@ -278,6 +281,8 @@ public final class InAddrs {
   /** {@code ifa_remove}: wait out readers, then holders. */
   private void ifaRemove(Ifaddr ia) {
     Kassert.kassert(inIfaddrLock.owned(), "mutex_owned(&in_ifaddr_lock)", "sys/net/if.c", 1815);
+    Kassert.kassertMsg(!net.rt.rtFreeWq.pendingThrough(ia), "!rt_free_pending(ifa)", RtFree.NOTES, 0,
+        "R2: ifa_remove of %s while a route through it waits for rt_free", ia);
     ifnetPsz.perform();
     Psrefs.targetDestroy(ia.ifaPsref, ifaPsrefClass);
     ifaDestroys.incrementAndGet();
