@@ -34,6 +34,9 @@ import org.mpsafe.psref.Psrefs;
  * connected route and the local route (each rt_free drains the rtentry's psref with a
  * low-priority xcall) and then the ifaddr (another drain). Two LWPs deleting addresses on two
  * interfaces therefore destroy rtentries and ifaddrs in parallel: PR kern/51632's trigger.
+ * With RtLookup.PSERIALIZE the routes' frees go to the rt_free thread instead, and
+ * in_purgeaddr waits for it before ifa_remove (RtFree R2): then only the ifaddr drains run in
+ * the deleting LWPs.
  * Per-interface ioctl lock (IFNET_LOCK) serialises in_control on one interface, as NetBSD
  * requires ("in_purgeaddr must not run concurrently").
  *
