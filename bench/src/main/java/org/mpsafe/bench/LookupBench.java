@@ -162,8 +162,9 @@ public class LookupBench {
     public void shutdown() {
       if (changes > 0) {
         double s = (System.nanoTime() - changesStart) / 1e9;
-        System.out.printf("%n[route changer: %d changes in %.1f s = %.0f/s]%n",
-            changesDone.get(), s, changesDone.get() / s);
+        System.out.printf("%n[route changer: %d changes in %.1f s = %.0f/s; rt_free: %d routes"
+            + " destroyed after %d pserialize barriers]%n", changesDone.get(), s,
+            changesDone.get() / s, rt.destroys(), rt.rtFreeBarriers());
       }
       BenchSupport.shutdown(machine);
     }

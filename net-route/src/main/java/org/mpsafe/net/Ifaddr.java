@@ -36,6 +36,12 @@ public final class Ifaddr implements KObject {
   volatile int flags;
   /** {@code ifa_refcnt}: under RouteTable.ifaRefLock (NetBSD: the big network locks). */
   int refcnt;
+  /**
+   * {@link RtLookup#PSERIALIZE}: in_purgeaddr has waited for the rt_free queue on this address's
+   * behalf; its routes are freed inline from then on (RtFree R2). Set once under
+   * RtFree.rtFreeLock, read under it.
+   */
+  boolean rtFreeWaited;
   private volatile boolean freed;
 
   Ifaddr(int addr, int prefixlen, Ifnet ifp) {

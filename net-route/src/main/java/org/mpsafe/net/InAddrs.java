@@ -34,6 +34,9 @@ import org.mpsafe.psref.Psrefs;
  * connected route and the local route (each rt_free drains the rtentry's psref with a
  * low-priority xcall) and then the ifaddr (another drain). Two LWPs deleting addresses on two
  * interfaces therefore destroy rtentries and ifaddrs in parallel: PR kern/51632's trigger.
+ * With RtLookup.PSERIALIZE the routes' frees go to the rt_free thread instead, and
+ * in_purgeaddr waits for it before ifa_remove (RtFree R2): then only the ifaddr drains run in
+ * the deleting LWPs.
  * Per-interface ioctl lock (IFNET_LOCK) serialises in_control on one interface, as NetBSD
  * requires ("in_purgeaddr must not run concurrently").
  *
@@ -244,6 +247,9 @@ public final class InAddrs {
     if (net.rt.rtinitDelete(ia, ia.addr, 32) == 0) {
       remLocalHandOver(ia);
     }
+    // With RtLookup.PSERIALIZE the routes just deleted (and any other through ia) may still be
+    // queued for the rt_free thread; ifa_remove must not start before they are freed (RtFree R2).
+    net.rt.rtFreeWq.waitFor(ia);
     inIfaddrLock.enter();
     List<Ifaddr> l = new ArrayList<>(Arrays.asList(list));
     l.remove(ia);
@@ -278,6 +284,8 @@ public final class InAddrs {
   /** {@code ifa_remove}: wait out readers, then holders. */
   private void ifaRemove(Ifaddr ia) {
     Kassert.kassert(inIfaddrLock.owned(), "mutex_owned(&in_ifaddr_lock)", "sys/net/if.c", 1815);
+    Kassert.kassertMsg(!net.rt.rtFreeWq.pendingThrough(ia), "!rt_free_pending(ifa)", RtFree.NOTES, 0,
+        "R2: ifa_remove of %s while a route through it waits for rt_free", ia);
     ifnetPsz.perform();
     Psrefs.targetDestroy(ia.ifaPsref, ifaPsrefClass);
     ifaDestroys.incrementAndGet();

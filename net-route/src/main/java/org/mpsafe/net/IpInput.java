@@ -38,7 +38,8 @@ import org.mpsafe.psref.Psref;
  * Per packet, in the softint (so CPU-local psrefs are legal): rtalloc1_psref (rt_lock as
  * reader, LPM, psref on the rtentry), ia4_acquire on rt_ifa (psref on the ifaddr), the checks,
  * "transmit" (count on the output ifnet), release both. The ifaddr psref is safe to take for
- * the address's own routes: its ifaddr is destroyed only after they were deleted and drained,
+ * the address's own routes: its ifaddr is destroyed only after they were deleted and drained
+ * (with RtLookup.PSERIALIZE by the rt_free thread, which in_purgeaddr waits for: RtFree R2),
  * and we hold the route. A route through the address from elsewhere (a static route) can
  * outlive it; for those ip_output's ifa_is_destroying check (IFA_DESTROYING) comes first.
  *

@@ -2,18 +2,15 @@ package org.mpsafe.net;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
-import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.mpsafe.kern.Ipl;
-import org.mpsafe.kern.KCondvar;
 import org.mpsafe.kern.KMutex;
 import org.mpsafe.kern.KRwlock;
 import org.mpsafe.kern.Kassert;
 import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Machine;
-import org.mpsafe.kern.Pri;
 import org.mpsafe.psref.Pserialize;
 import org.mpsafe.psref.Psref;
 import org.mpsafe.psref.PsrefClass;
@@ -31,9 +28,9 @@ import org.mpsafe.psref.Psrefs;
  * the table with RTF_UP; RTM_DELETE unlinks it and clears RTF_UP under the write lock, so once
  * the lock is dropped no new reference of either kind can be taken, and rt_free may wait for
  * the existing ones: rt_refcnt on rt_free_cv, then the psref through psref_target_destroy
- * (NET_MPSAFE _rt_free). rt_free in a softint is deferred to the "rt_free" workqueue thread,
- * as in NetBSD; from thread context it runs inline, so the deleting LWP itself drains the
- * psref — the parallel low-priority xcall user of PR kern/51632.
+ * (NET_MPSAFE _rt_free; RtFree). rt_free in a softint is deferred to the "rt_free" workqueue
+ * thread, as in NetBSD; from thread context it runs inline, so the deleting LWP itself drains
+ * the psref — the parallel low-priority xcall user of PR kern/51632.
  *
  * RTM_ADD finds its interface address as NetBSD 7's rtrequest1 does (route.c 1.152, the copy in
  * Stichting-MINIX-Research-Foundation/minix sys/net/route.c: rt_getifa, ifa_ifwithroute): from
@@ -49,7 +46,10 @@ import org.mpsafe.psref.Psrefs;
  * rtalloc1_psref reads a snapshot of the table (LpmTable.Snapshot) in a pserialize read section
  * and takes the route's psref there; every change republishes the snapshot under rt_lock
  * (writer), and _rt_free performs a pserialize barrier before psref_target_destroy, so the
- * drain starts only when no reader can still acquire. The refcount lookups (rtalloc1) and the
+ * drain starts only when no reader can still acquire (RtFree R1). To keep that barrier off the
+ * deleter's path, rt_free from thread context is deferred to the rt_free thread as well, which
+ * shares one barrier among all the routes queued for a run; in_purgeaddr waits for that queue
+ * before ifa_remove (RtFree notes, "Batched rt_free"). The refcount lookups (rtalloc1) and the
  * rtcache keep rt_lock.
  *
  * Differences: no radix tree (see LpmTable), no routing socket, no RTF_UPDATING; ifa_refcnt is
@@ -76,13 +76,8 @@ public final class RouteTable {
   private volatile LpmTable.Snapshot snapshot;
   /** {@link RtLookup#PSERIALIZE}: waited on by rt_free before the psref drain; else null. */
   private final Pserialize rtPsz;
-  /** {@code rt_free_global.lock} and the refcount waiters' cv. */
-  private final KMutex rtFreeLock = new KMutex("rt_free");
-  private final KCondvar rtFreeCv = new KCondvar("rtentry");
-  private final ArrayDeque<Rtentry> rtFreeQueue = new ArrayDeque<>();
-  private final KCondvar rtFreeWork = KCondvar.forIdleWait("rt_free");
-  /** Under rtFreeLock: the rt_free thread is freeing a route it took off the queue. */
-  private boolean rtFreeBusy;
+  /** rt_free and its workqueue. */
+  final RtFree rtFreeWq;
   final KMutex ifaRefLock = new KMutex("ifa_ref");
   final AtomicLong rtDestroys = new AtomicLong();
   /**
@@ -112,7 +107,7 @@ public final class RouteTable {
     boolean psz = lookup == RtLookup.PSERIALIZE;
     this.snapshot = psz ? LpmTable.Snapshot.EMPTY : null;
     this.rtPsz = psz ? Pserialize.create("rtable") : null;
-    m.kthreadCreate(Pri.PRI_KNET, Machine.KTHREAD_MPSAFE, null, this::rtFreeWorker, "rt_free");
+    this.rtFreeWq = new RtFree(m, this, rtPsz);
   }
 
   /**
@@ -215,7 +210,7 @@ public final class RouteTable {
     rtLock.enter(KRwlock.RW_WRITER);
     Rtentry rt = table.remove(dst, prefixlen);
     if (rt != null) {
-      republish(prefixlen);
+      unpublish(rt);
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
       rtcacheInvalidate();
@@ -241,7 +236,7 @@ public final class RouteTable {
       error = prefixlen == 32 ? Inet.EHOSTUNREACH : Inet.ENETUNREACH;
     } else {
       table.remove(dst, prefixlen);
-      republish(prefixlen);
+      unpublish(rt);
       rt.flags &= ~Rtentry.RTF_UP;
       rt.refcnt.incrementAndGet();
       rtcacheInvalidate();
@@ -313,6 +308,18 @@ public final class RouteTable {
     }
   }
 
+  /**
+   * After {@code rt} left the table: publishes the snapshot without it and, with
+   * {@link RtLookup#PSERIALIZE}, stamps it for rt_free's barrier check (RtFree R1). Caller holds
+   * rt_lock as writer.
+   */
+  private void unpublish(Rtentry rt) {
+    republish(rt.prefixlen);
+    if (rtPsz != null) {
+      rtFreeWq.stampUnlink(rt);
+    }
+  }
+
   /** Releases a route found by {@link #rtalloc1Psref} ({@code rtcache_unref}). */
   public void rtUnrefPsref(Rtentry rt, Psref psref) {
     Psrefs.release(psref, rt.rtPsref, rtPsrefClass);
@@ -337,80 +344,33 @@ public final class RouteTable {
         rt.refcnt.get());
     rt.refcnt.decrementAndGet();
     if ((rt.flags & Rtentry.RTF_UP) == 0) {
-      rtFreeLock.enter();
-      rtFreeCv.broadcast();
-      rtFreeLock.exit();
+      rtFreeWq.wakeRefcntWaiters();
     }
   }
 
   /**
-   * {@code rt_free(rt)}: drops the caller's reference; from thread context waits for every other
-   * reference (refcount, then psref) and frees the route; from a softint defers that to the
-   * rt_free workqueue.
+   * {@code rt_free(rt)}: drops the caller's reference and frees the route once no refcount and
+   * no psref is left: inline from thread context, by the rt_free thread from a softint and, with
+   * {@link RtLookup#PSERIALIZE}, always (see {@link RtFree}). May sleep outside a softint.
    */
   public void rtFree(Rtentry rt) {
-    Kassert.kassert(rt.refcnt.get() > 0, "rt->rt_refcnt > 0", FILE, 640);
-    if (!Kern.cpuSoftintrP()) {
-      rt.refcnt.decrementAndGet();
-      rtFreeInline(rt);
-      return;
-    }
-    rtFreeLock.enter();
-    rtFreeQueue.add(rt);
-    rtFreeWork.signal();
-    rtFreeLock.exit();
-  }
-
-  /** {@code _rt_free}. */
-  private void rtFreeInline(Rtentry rt) {
-    Kassert.kassertMsg(rt.refcnt.get() >= 0, "rt->rt_refcnt >= 0", FILE, 598, "refcnt=%d",
-        rt.refcnt.get());
-    rtFreeLock.enter();
-    while (rt.refcnt.get() > 0) {
-      rtFreeCv.await(rtFreeLock);
-    }
-    rtFreeLock.exit();
-    if (rtPsz != null) {
-      // Lock-free readers may have found rt in a snapshot published before RTM_DELETE: wait
-      // until each has left its read section, having taken its psref or not.
-      rtPsz.perform();
-    }
-    Psrefs.targetDestroy(rt.rtPsref, rtPsrefClass);
-    rtDestroys.incrementAndGet();
-    ifaRefLock.enter();
-    rt.rtIfa.free();
-    ifaRefLock.exit();
-    rt.markFreed();
-  }
-
-  private void rtFreeWorker() {
-    for (;;) {
-      rtFreeLock.enter();
-      while (rtFreeQueue.isEmpty()) {
-        rtFreeWork.await(rtFreeLock);
-      }
-      Rtentry rt = rtFreeQueue.poll();
-      rtFreeBusy = true;
-      rtFreeLock.exit();
-      rt.refcnt.decrementAndGet();
-      rtFreeInline(rt);
-      rtFreeLock.enter();
-      rtFreeBusy = false;
-      rtFreeCv.broadcast();
-      rtFreeLock.exit();
-    }
+    rtFreeWq.free(rt);
   }
 
   /**
-   * Waits until the rt_free workqueue has freed every route handed to it (its psref targets
-   * destroyed), as a workqueue_wait before the class goes away. Thread context; may sleep.
+   * {@code workqueue_wait} on the rt_free workqueue: waits until every route handed to it before
+   * the call has been freed (its psref target destroyed). Thread context; may sleep.
    */
   void rtFreeDrain() {
-    rtFreeLock.enter();
-    while (!rtFreeQueue.isEmpty() || rtFreeBusy) {
-      rtFreeCv.await(rtFreeLock);
-    }
-    rtFreeLock.exit();
+    rtFreeWq.drain();
+  }
+
+  /**
+   * The pserialize barriers rt_free has begun before its drains ({@link RtLookup#PSERIALIZE}:
+   * fewer than the routes destroyed when the rt_free thread batches; 0 with RWLOCK).
+   */
+  public long rtFreeBarriers() {
+    return rtFreeWq.barriers();
   }
 
   /**

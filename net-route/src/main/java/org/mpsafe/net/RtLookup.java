@@ -12,6 +12,9 @@ package org.mpsafe.net;
  * there and writes no shared memory; RTM_DELETE unpublishes the route under {@code rt_lock} and
  * {@code rt_free} waits with {@code pserialize_perform} before {@code psref_target_destroy}, so
  * no reader can still be between the lookup and its {@code psref_acquire} when the drain starts.
+ * With this option every {@code rt_free} is deferred to the rt_free workqueue thread, which
+ * performs one barrier for all the routes it finds queued ({@link RtFree}): deletes do not wait
+ * for barriers, and in_purgeaddr waits for the queue before {@code ifa_remove}.
  * NetBSD's {@code route.c} never did this for routes; it is the port's fast path (issue #15),
  * documented in docs/netbsd-map.md §6.
  */

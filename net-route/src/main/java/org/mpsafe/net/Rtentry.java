@@ -32,6 +32,12 @@ public final class Rtentry implements KObject {
   final PsrefTarget rtPsref = new PsrefTarget(this);
   /** {@code rt_refcnt} (atomic in NetBSD). */
   final AtomicInteger refcnt = new AtomicInteger();
+  /**
+   * {@link RtLookup#PSERIALIZE}: the rt_free barriers begun when RTM_DELETE unpublished this
+   * route (RtFree R1). Written once under rt_lock (writer) by the deleter; read by whoever
+   * frees the route, after rt_free handed it over.
+   */
+  long unlinkPsz;
   private volatile boolean freed;
 
   Rtentry(int dst, int prefixlen, int gateway, int flags, Ifaddr ifa, Ifnet ifp) {

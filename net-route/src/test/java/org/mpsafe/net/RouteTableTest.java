@@ -67,6 +67,7 @@ class RouteTableTest {
       assertRoute(m, net, "10.1.2.3", "10.1.0.0", 16, wm0);
       assertEquals(0, routeDelete(m, net, "10.1.0.0", 16));
       assertRoute(m, net, "10.1.2.3", "10.0.0.0", 8, wm0);
+      m.run("rt_free", net.rt()::rtFreeDrain);   // PSERIALIZE's deletes free in rt_free
       assertEquals(3, net.rt().destroys());
 
       // A default route catches everything else; the refcounted lookup agrees.
