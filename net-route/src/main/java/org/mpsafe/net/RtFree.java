@@ -10,6 +10,7 @@ import org.mpsafe.kern.Kern;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
 import org.mpsafe.psref.Pserialize;
+import org.mpsafe.psref.PsrefTarget;
 import org.mpsafe.psref.Psrefs;
 
 /**
@@ -39,10 +40,12 @@ import org.mpsafe.psref.Psrefs;
  * changer wait about 0.2 + 0.3 ms per delete on CPUs busy forwarding (LookupBench: 3.5k
  * changes/s of 10k asked). So every thread-context rt_free queues as a softint's does, and one
  * run of the rt_free thread takes the whole queue: drops the handed-over references, waits for
- * each refcount, performs ONE barrier, then psref_target_destroy + ifafree for each route. A
+ * each refcount, performs ONE barrier, then drains the run's psref targets together
+ * (Psrefs.targetDestroyAll: one psreffed_p round checks them all) and ifafrees each route. A
  * barrier's guarantee covers every route unpublished before it began, so one suffices for the
- * run (R1). The psref rules are untouched: each route is unpublished before its drain starts
- * and is drained by psref_target_destroy as before, one target at a time.
+ * run (R1). The psref rules are untouched: each route is unpublished before its drain starts,
+ * and each target is destroyed only after a round in which no CPU held it, as
+ * psref_target_destroy does; the batch only shares the rounds.
  *
  * What the deferral changes for callers, and how it is kept safe:
  *  - in_purgeaddr used to find its routes freed (their psrefs drained) when rtinit returned,
@@ -105,6 +108,8 @@ final class RtFree {
    * also reads it without the lock; others read it under rtFreeLock (R2's check).
    */
   private final ArrayList<Rtentry> batch = new ArrayList<>();
+  /** The rt_free thread's: the psref targets of {@link #batch}, drained together. */
+  private final ArrayList<PsrefTarget> targets = new ArrayList<>();
   /** Under rtFreeLock: routes handed to the rt_free thread so far (drain's tickets). */
   private long queued;
   /** Under rtFreeLock: how many of those the rt_free thread has freed. */
@@ -211,12 +216,22 @@ final class RtFree {
    * performed, which must have begun after {@code r} was unpublished (R1). May sleep.
    */
   private void destroy(Rtentry r, long barrier) {
+    checkR1(r, barrier);
+    Psrefs.targetDestroy(r.rtPsref, rt.rtPsrefClass);
+    freeDrained(r);
+  }
+
+  /** R1 for {@code r}, about to be drained after barrier number {@code barrier}. */
+  private void checkR1(Rtentry r, long barrier) {
     if (rtPsz != null) {
       Kassert.kassertMsg(barrier > r.unlinkPsz, "barrier > rt->rt_unlink_psz", NOTES, 0,
           "R1: rtentry %p drained after barrier %d, unpublished after barrier %d", r, barrier,
           r.unlinkPsz);
     }
-    Psrefs.targetDestroy(r.rtPsref, rt.rtPsrefClass);
+  }
+
+  /** The end of {@code _rt_free} once {@code r}'s psref target is destroyed: ifafree, free. */
+  private void freeDrained(Rtentry r) {
     rt.rtDestroys.incrementAndGet();
     rt.ifaRefLock.enter();
     r.rtIfa.free();
@@ -257,7 +272,7 @@ final class RtFree {
   /**
    * One run of the rt_free thread with {@link RtLookup#PSERIALIZE}: takes every queued route,
    * waits for their refcounts, performs one pserialize barrier for all of them (R1), then
-   * destroys each. Entered with rtFreeLock held and a non-empty queue; returns without it.
+   * drains their psref targets together and frees each. Entered with rtFreeLock held and a non-empty queue; returns without it.
    */
   private void workBatch() {
     batch.addAll(queue);
@@ -269,8 +284,14 @@ final class RtFree {
       waitRefcnt(r);
     }
     long b = barrier();
+    targets.clear();
     for (Rtentry r : batch) {
-      destroy(r, b);
+      checkR1(r, b);
+      targets.add(r.rtPsref);
+    }
+    Psrefs.targetDestroyAll(targets, rt.rtPsrefClass);
+    for (Rtentry r : batch) {
+      freeDrained(r);
     }
     rtFreeLock.enter();
     done += batch.size();

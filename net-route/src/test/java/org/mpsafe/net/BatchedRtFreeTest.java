@@ -24,6 +24,7 @@ import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
 import org.mpsafe.psref.Psref;
+import org.mpsafe.xcall.Xcall;
 
 /**
  * rt_free with {@link RtLookup#PSERIALIZE} ({@link RtFree} notes, "Batched rt_free"): a deleter in
@@ -112,9 +113,15 @@ class BatchedRtFreeTest {
       assertEquals(1, net.rt().rtFreeBarriers(), "the run that holds route 0 had one barrier");
       assertFalse(first.isFreed());
 
+      long rounds0 = m.call("xc", () -> Xcall.of(m).lowpriCount());
       h.release(m);
       m.run("rt_free", net.rt()::rtFreeDrain);
       assertEquals(n, net.rt().destroys());
+      // psreffed_p rounds since the release: at most two more for route 0 (one may have been
+      // in flight, seeing it still held) and ONE for the n - 1 routes of the second run
+      // (Psrefs.targetDestroyAll); one per route would be n - 1 = 19.
+      long rounds = m.call("xc", () -> Xcall.of(m).lowpriCount()) - rounds0;
+      assertTrue(rounds <= 3, "drain rounds after the release: " + rounds);
       // Route 0's run and one run for the n - 1 queued behind it; R1 (checked in RtFree.destroy)
       // held for each of the n routes, or the machine would have panicked.
       assertEquals(2, net.rt().rtFreeBarriers());

@@ -3,6 +3,7 @@ package org.mpsafe.psref;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import org.mpsafe.kern.Cpu;
@@ -347,9 +348,7 @@ public final class Psrefs {
       cls.prcLock.exit();
       rounds++;
     }
-    target.prtClass = null;
-    cls.destroys.incrementAndGet();
-    Trace.record(PSREF_DESTROY_END, Kaddr.of(target), Kaddr.of(cls));
+    markDestroyed(target, cls);
     ev.end();
     if (ev.shouldCommit()) {
       ev.cls = cls.name;
@@ -360,15 +359,104 @@ public final class Psrefs {
     reuseDeadFrame(l, frameAddr);
   }
 
-  /** The caller's next call overwrites the slot where psreffed_p's {@code P.class} was. */
-  private static void reuseDeadFrame(Lwp l, int frameAddr) {
-    l.stack().reuse(frameAddr + FRAME_CLASS, Long.valueOf(DEAD_FRAME_WORD));
-  }
-
   /** {@code struct psreffed P}: three words on the destroyer's kernel stack. */
   static final int FRAME_CLASS = 0;
   static final int FRAME_TARGET = 1;
   static final int FRAME_RET = 2;
+
+  /** The end of {@code psref_target_destroy}: no CPU held {@code target} in the last round. */
+  private static void markDestroyed(PsrefTarget target, PsrefClass cls) {
+    target.prtClass = null;
+    cls.destroys.incrementAndGet();
+    Trace.record(PSREF_DESTROY_END, Kaddr.of(target), Kaddr.of(cls));
+  }
+
+  /**
+   * {@link #targetDestroy} of several targets of {@code cls} at once: each is set draining
+   * first, and each is marked destroyed after a {@code psreffed_p} round in which no CPU held
+   * it, exactly as {@code psref_target_destroy} would do it alone; but one xcall round checks
+   * every target still draining, so n targets with no holders cost one round instead of n.
+   * Targets found unheld are destroyed at once; the rest wait on the class's cv (one tick at
+   * most, as psref_target_destroy does) for the next round. Not NetBSD's: a batch user (the
+   * rt_free thread with RtLookup.PSERIALIZE) would call psref_target_destroy in a loop there.
+   * Same caller rules as {@link #targetDestroy}, for every target. May sleep.
+   */
+  public static void targetDestroyAll(List<PsrefTarget> targets, PsrefClass cls) {
+    checkLive(cls, "psref_target_destroy");
+    Kern.assertSleepable();
+    Lwp l = Lwp.current();
+    PsrefTarget[] left = targets.toArray(new PsrefTarget[0]);
+    for (PsrefTarget target : left) {
+      if (Kassert.DIAGNOSTIC) {
+        assertClass(target, cls, 412);
+        Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
+            "psref target already destroyed: %p", target);
+      }
+      target.prtDraining = true;
+      Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
+    }
+    int frameAddr = l.stack().depth();
+    int n = left.length;
+    while (n > 0) {
+      boolean[] held = psreffedAll(left, n, cls);
+      int k = 0;
+      for (int i = 0; i < n; i++) {
+        if (held[i]) {
+          left[k++] = left[i];
+        } else {
+          markDestroyed(left[i], cls);
+        }
+      }
+      n = k;
+      if (n > 0) {
+        cls.prcLock.enter();
+        cls.prcCv.timedwait(cls.prcLock, 1);
+        cls.prcLock.exit();
+      }
+    }
+    reuseDeadFrame(l, frameAddr);
+  }
+
+  /**
+   * {@code psreffed_p} for the first {@code n} of {@code targets}: one xcall round; element i of
+   * the result is true if some CPU holds a reference to target i. The frame is psreffed_p's
+   * with an array of targets in {@code P.target} and of answers in {@code P.ret}.
+   */
+  private static boolean[] psreffedAll(PsrefTarget[] targets, int n, PsrefClass cls) {
+    Lwp l = Lwp.current();
+    boolean[] held = new boolean[n];
+    KStack.Ptr p = l.stack().push(3);
+    p.store(FRAME_CLASS, cls);
+    p.store(FRAME_TARGET, Arrays.copyOf(targets, n));
+    p.store(FRAME_RET, held);
+    FrameTag tag = cls.options.frameDetector() ? new FrameTag(l.name()) : null;
+    long where = Xcall.broadcast(cls.prcXcFlags, PSREFFED_ALL_XC, p, tag);
+    if (tag != null) {
+      tag.ticket = where;
+    }
+    Xcall.waitFor(where);
+    l.stack().pop(p);
+    return held;
+  }
+
+  /** {@code psreffed_p_xc} for {@link #psreffedAll}: marks each target this CPU holds. */
+  private static final XcFunc PSREFFED_ALL_XC = (cookie0, cookie1) -> {
+    KStack.Ptr p = (KStack.Ptr) cookie0;
+    reportIfDead(p, cookie1);
+    Object cls = p.load(FRAME_CLASS);
+    Object[] targets = (Object[]) p.load(FRAME_TARGET);
+    boolean[] held = (boolean[]) p.load(FRAME_RET);
+    for (int i = 0; i < targets.length; i++) {
+      if (psrefHeld(targets[i], cls, true)) {
+        held[i] = true;
+      }
+    }
+  };
+
+  /** The caller's next call overwrites the slot where psreffed_p's {@code P.class} was. */
+  private static void reuseDeadFrame(Lwp l, int frameAddr) {
+    l.stack().reuse(frameAddr + FRAME_CLASS, Long.valueOf(DEAD_FRAME_WORD));
+  }
 
   /** {@code psreffed_p}: does any CPU hold a reference to {@code target}? One xcall round. */
   static boolean psreffedP(PsrefTarget target, PsrefClass cls) {
@@ -401,6 +489,17 @@ public final class Psrefs {
   /** {@code psreffed_p_xc}: runs on every CPU; sets {@code P->ret} if this CPU holds one. */
   private static final XcFunc PSREFFED_P_XC = (cookie0, cookie1) -> {
     KStack.Ptr p = (KStack.Ptr) cookie0;
+    reportIfDead(p, cookie1);
+    if (psrefHeld(p.load(FRAME_TARGET), p.load(FRAME_CLASS), true)) {
+      p.store(FRAME_RET, Boolean.TRUE);
+    }
+  };
+
+  /**
+   * The frame detector (PsrefOptions.frameDetector): a callback that finds its destroyer's
+   * frame {@code p} popped (xc_wait returned before it ran) reports the use after return.
+   */
+  private static void reportIfDead(KStack.Ptr p, Object cookie1) {
     if (cookie1 != null && !p.live()) {
       FrameTag tag = (FrameTag) cookie1;
       Lwp l = Lwp.current();
@@ -416,10 +515,7 @@ public final class Psrefs {
           tag.ticket, l.cpu().index(), Kaddr.format(p.load(FRAME_CLASS)),
           l.machine().uptimeNanos()));
     }
-    if (psrefHeld(p.load(FRAME_TARGET), p.load(FRAME_CLASS), true)) {
-      p.store(FRAME_RET, Boolean.TRUE);
-    }
-  };
+  }
 
   // ---- loads through words, use after destroy -----------------------------------------------
 

@@ -12,6 +12,7 @@ import static org.mpsafe.psref.Fixtures.newClass;
 import static org.mpsafe.psref.Fixtures.newTarget;
 import static org.mpsafe.psref.Fixtures.spinUntil;
 
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -64,8 +65,12 @@ class PsrefDestroyTest {
       final Lwp lwp;
 
       Destroyer(Machine m, Cpu cpu, PsrefTarget t, PsrefClass cls, AtomicBoolean... holds) {
+        this(m, cpu, () -> Psrefs.targetDestroy(t, cls), holds);
+      }
+
+      Destroyer(Machine m, Cpu cpu, Runnable destroy, AtomicBoolean... holds) {
         lwp = m.kthreadCreate(Pri.PRI_KTHREAD, 0, cpu, () -> {
-          Psrefs.targetDestroy(t, cls);
+          destroy.run();
           for (AtomicBoolean h : holds) {
             if (h.get()) {
               heldWhenDone.set(true);
@@ -109,6 +114,56 @@ class PsrefDestroyTest {
         assertNull(t.prtClass());
         assertTrue(t.draining());
         assertEquals(1, cls.destroys());
+        assertTrue(m.shutdown().isEmpty());
+      }
+    }
+
+    @Test
+    void destroyAllWithNoHoldersTakesOneXcallRound() {
+      try (Machine m = boot(2)) {
+        PsrefClass cls = newClass(m, "net");
+        List<PsrefTarget> ts = List.of(newTarget(m, cls, "A"), newTarget(m, cls, "B"),
+            newTarget(m, cls, "C"));
+        long[] delta = m.call("destroyer", () -> {
+          Xcall xc = Xcall.of(m);
+          long r0 = rounds(xc);
+          long o0 = otherRounds(xc);
+          Psrefs.targetDestroyAll(ts, cls);
+          return new long[] {rounds(xc) - r0, otherRounds(xc) - o0};
+        });
+        assertArrayEquals(new long[] {1, 0}, delta);
+        for (PsrefTarget t : ts) {
+          assertNull(t.prtClass(), t::toString);
+          assertTrue(t.draining());
+        }
+        assertEquals(3, cls.destroys());
+        assertTrue(m.shutdown().isEmpty());
+      }
+    }
+
+    /** The unheld targets are destroyed in the first round; the held one waits for its holder. */
+    @Test
+    void destroyAllWaitsOnlyForTheHeldTarget() {
+      try (Machine m = boot(2)) {
+        PsrefClass cls = newClass(m, "net");
+        PsrefTarget a = newTarget(m, cls, "A");
+        PsrefTarget b = newTarget(m, cls, "B");
+        PsrefTarget c = newTarget(m, cls, "C");
+        Xcall xc = xcall(m);
+        Holder h = Holder.start(m, m.cpu(1), b, cls);
+        long r0 = rounds(xc);
+        Destroyer d = new Destroyer(m, m.cpu(0),
+            () -> Psrefs.targetDestroyAll(List.of(a, b, c), cls), h.holds);
+        awaitWaitingForHolder(xc, r0, d, cls);
+        assertNull(a.prtClass());
+        assertSame(cls, b.prtClass());
+        assertNull(c.prtClass());
+        assertEquals(2, cls.destroys());
+        h.letGo(m);
+        d.awaitDone(m);
+        until(m, h.released::get);
+        assertNull(b.prtClass());
+        assertEquals(3, cls.destroys());
         assertTrue(m.shutdown().isEmpty());
       }
     }
