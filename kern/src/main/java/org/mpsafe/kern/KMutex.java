@@ -100,7 +100,7 @@ public final class KMutex implements KObject {
       throw Kassert.panic("Mutex error: %s: %s", "mutex_vector_enter", "locking against myself");
     }
     for (int i = 0; !OWNER.compareAndSet(this, null, l); i++) {
-      Kern.spinWait();
+      Kern.spinWait(i);
       if ((i & 1023) == 1023) {
         l.machine().checkRunning();
       }
@@ -121,7 +121,7 @@ public final class KMutex implements KObject {
         } else if (o.state != Lwp.State.ONPROC) {
           break;
         }
-        Kern.spinWait();
+        Kern.spinWait(i);
       }
       waiters.enqueue(l);
       if (OWNER.compareAndSet(this, null, l)) {

@@ -44,7 +44,7 @@ final class XcState {
       return;
     }
     for (int i = 0; i < spins; i++) {
-      Kern.spinWait();
+      Kern.spinWait(i);
       if (donep >= where) {
         return;
       }
