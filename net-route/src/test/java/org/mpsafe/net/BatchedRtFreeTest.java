@@ -17,13 +17,10 @@ import static org.mpsafe.net.NetFixture.routeAdd;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
-import org.mpsafe.kern.KGate;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
-import org.mpsafe.psref.Psref;
 import org.mpsafe.xcall.Xcall;
 
 /**
@@ -38,35 +35,12 @@ import org.mpsafe.xcall.Xcall;
  */
 class BatchedRtFreeTest {
 
-  /** A bound LWP on CPU 1 holding the psref of the route to {@code dst} until opened. */
-  private static final class Holder {
-    final KGate gate = new KGate();
-    final AtomicBoolean holding = new AtomicBoolean();
-    final AtomicReference<Rtentry> held = new AtomicReference<>();
-
-    Holder(Machine m, NetStack net, String dst) {
-      m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> {
-        Psref ref = new Psref();
-        Rtentry rt = net.rt().rtalloc1Psref(ip(dst), ref);
-        held.set(rt);
-        holding.set(true);
-        gate.pass();
-        net.rt().rtUnrefPsref(rt, ref);
-        holding.set(false);
-      }, "holder/1");
-      await().atMost(LIMIT).until(() -> holding.get() && gate.occupied());
-    }
-
-    void release(Machine m) {
-      m.run("opener", gate::open);
-    }
-  }
-
   /**
    * Deletes the held route: the rt_free thread takes it as a run of its own and stays in its
    * psref_target_destroy, so what is deleted next queues behind it.
    */
-  private static void deleteHeld(Machine m, NetStack net, Holder h, String dst, int len) {
+  private static void deleteHeld(Machine m, NetStack net, PsrefHolder<Rtentry> h, String dst,
+      int len) {
     assertEquals(0, NetFixture.routeDelete(m, net, dst, len));
     await().atMost(LIMIT).until(() -> h.held.get().psrefTarget().draining());
   }
@@ -95,7 +69,7 @@ class BatchedRtFreeTest {
     try (Machine m = boot(2, RtLookup.PSERIALIZE)) {
       int n = 20;
       NetStack net = stack(m, n);
-      Holder h = new Holder(m, net, host(0));
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, host(0));
       Rtentry first = h.held.get();
 
       // Every delete returns although route 0's psref is held: the rt_free thread drains it.
@@ -135,7 +109,7 @@ class BatchedRtFreeTest {
     try (Machine m = boot(2, RtLookup.PSERIALIZE)) {
       int n = RtFree.RT_FREE_QUEUE_MAX + 40;
       NetStack net = stack(m, n);
-      Holder h = new Holder(m, net, host(0));
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, host(0));
       Rtentry first = h.held.get();
 
       deleteHeld(m, net, h, host(0), 32);
@@ -180,7 +154,7 @@ class BatchedRtFreeTest {
       ifconfig(m, net, wm0, "10.0.0.1", 24);
       Ifaddr ia = ifaddr(net, "10.0.0.1");
       assertEquals(0, routeAdd(m, net, "172.20.0.0", 16, "10.0.0.254", "10.0.0.1"));
-      Holder h = new Holder(m, net, "172.20.0.5");
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, "172.20.0.5");
       Rtentry stat = h.held.get();
       deleteHeld(m, net, h, "172.20.0.0", 16);
 
@@ -217,7 +191,7 @@ class BatchedRtFreeTest {
     try (Machine m = boot(2, RtLookup.PSERIALIZE)) {
       int n = 30;
       NetStack net = stack(m, n);
-      Holder h = new Holder(m, net, host(0));
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, host(0));
       m.run("route", () -> {
         for (int i = 0; i < n; i++) {
           assertEquals(0, net.rt().rtDelete(ip(host(i)), 32));

@@ -1,6 +1,5 @@
 package org.mpsafe.net;
 
-import org.mpsafe.kern.KGate;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -16,14 +15,11 @@ import static org.mpsafe.net.NetFixture.ifaddr;
 import static org.mpsafe.net.NetFixture.ifconfig;
 import static org.mpsafe.net.NetFixture.ip;
 
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.mpsafe.kern.Lwp;
 import org.mpsafe.kern.Machine;
 import org.mpsafe.kern.Pri;
-import org.mpsafe.psref.Psref;
 import org.mpsafe.xcall.Xcall;
 
 /**
@@ -32,39 +28,6 @@ import org.mpsafe.xcall.Xcall;
  * ifa_remove waiting until it is released — and only that long.
  */
 class DestroyWaitsTest {
-
-  /** A bound LWP on CPU 1 that looks something up with a psref and holds it until opened. */
-  private static final class Holder {
-    final KGate gate = new KGate();
-    final AtomicBoolean holding = new AtomicBoolean();
-    final AtomicReference<Object> held = new AtomicReference<>();
-
-    void holdRoute(Machine m, NetStack net, String dst) {
-      m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> {
-        Psref ref = new Psref();
-        Rtentry rt = net.rt().rtalloc1Psref(ip(dst), ref);
-        held.set(rt);
-        holding.set(true);
-        gate.pass();
-        net.rt().rtUnrefPsref(rt, ref);
-        holding.set(false);
-      }, "holder/1");
-      await().atMost(LIMIT).until(() -> holding.get() && gate.occupied());
-    }
-
-    void holdIfaddr(Machine m, NetStack net, String addr) {
-      m.kthreadCreate(Pri.PRI_KTHREAD, 0, m.cpu(1), () -> {
-        Psref ref = new Psref();
-        Ifaddr ia = net.addrs().ifaIfwithaddrPsref(ip(addr), ref);
-        held.set(ia);
-        holding.set(true);
-        gate.pass();
-        net.addrs().ifaRelease(ia, ref);
-        holding.set(false);
-      }, "holder/1");
-      await().atMost(LIMIT).until(() -> holding.get() && gate.occupied());
-    }
-  }
 
   /** {@code ifconfig wm0 addr delete} in its own LWP; the errno lands in {@code result}. */
   private static Lwp deleteInBackground(Machine m, NetStack net, Ifnet ifp, String addr,
@@ -80,9 +43,8 @@ class DestroyWaitsTest {
       Ifnet wm0 = net.ifAttach("wm0");
       ifconfig(m, net, wm0, "10.0.0.1", 24);
       Ifaddr ia = ifaddr(net, "10.0.0.1");
-      Holder h = new Holder();
-      h.holdRoute(m, net, "10.0.0.5");
-      Rtentry rt = (Rtentry) h.held.get();
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, "10.0.0.5");
+      Rtentry rt = h.held.get();
       assertSame(exact(m, net, "10.0.0.0", 24), rt);
 
       AtomicInteger result = new AtomicInteger(-1);
@@ -98,7 +60,7 @@ class DestroyWaitsTest {
       assertEquals(0, net.addrs().destroys());
       assertFalse(ia.isFreed());
 
-      m.run("opener", h.gate::open);
+      h.release(m);
       await().atMost(LIMIT).until(() -> deleter.state() == Lwp.State.ZOMBIE);
       assertEquals(0, result.get());
       assertFalse(h.holding.get());
@@ -122,9 +84,8 @@ class DestroyWaitsTest {
       NetStack net = NetStack.create(m);
       Ifnet wm0 = net.ifAttach("wm0");
       ifconfig(m, net, wm0, "10.0.0.1", 24);
-      Holder h = new Holder();
-      h.holdIfaddr(m, net, "10.0.0.1");
-      Ifaddr ia = (Ifaddr) h.held.get();
+      PsrefHolder<Ifaddr> h = PsrefHolder.ifaddr(m, net, "10.0.0.1");
+      Ifaddr ia = h.held.get();
       assertSame(ifaddr(net, "10.0.0.1"), ia);
 
       AtomicInteger result = new AtomicInteger(-1);
@@ -137,7 +98,7 @@ class DestroyWaitsTest {
       assertFalse(ia.isFreed());
       assertEquals(0, net.rt().size());
 
-      m.run("opener", h.gate::open);
+      h.release(m);
       await().atMost(LIMIT).until(() -> deleter.state() == Lwp.State.ZOMBIE);
       assertEquals(0, result.get());
       assertEquals(1, net.addrs().destroys());
@@ -156,11 +117,10 @@ class DestroyWaitsTest {
       Ifnet wm0 = net.ifAttach("wm0");
       Ifnet wm1 = net.ifAttach("wm1");
       ifconfig(m, net, wm0, "10.0.0.1", 24);
-      Holder h = new Holder();
-      h.holdRoute(m, net, "10.0.0.5");
+      PsrefHolder<Rtentry> h = PsrefHolder.route(m, net, "10.0.0.5");
       AtomicInteger result = new AtomicInteger(-1);
       Lwp deleter = deleteInBackground(m, net, wm0, "10.0.0.1", result);
-      await().atMost(LIMIT).until(() -> ((Rtentry) h.held.get()).psrefTarget().draining());
+      await().atMost(LIMIT).until(() -> h.held.get().psrefTarget().draining());
 
       AtomicInteger readd = new AtomicInteger(-1);
       Lwp adder = m.kthreadCreate(Pri.PRI_USER, 0, null,
@@ -171,7 +131,7 @@ class DestroyWaitsTest {
       ifconfig(m, net, wm1, "10.1.0.1", 24);
       assertEquals(-1, readd.get());
 
-      m.run("opener", h.gate::open);
+      h.release(m);
       await().atMost(LIMIT).until(() -> deleter.state() == Lwp.State.ZOMBIE
           && adder.state() == Lwp.State.ZOMBIE);
       assertEquals(0, result.get());

@@ -331,13 +331,7 @@ public final class Psrefs {
     checkLive(cls, "psref_target_destroy");
     Kern.assertSleepable();
     Lwp l = Lwp.current();
-    if (Kassert.DIAGNOSTIC) {
-      assertClass(target, cls, 412);
-      Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
-          "psref target already destroyed: %p", target);
-    }
-    target.prtDraining = true;
-    Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
+    beginDestroy(target, cls);
     int frameAddr = l.stack().depth();
     PsrefEvents.Destroy ev = new PsrefEvents.Destroy();
     ev.begin();
@@ -364,6 +358,17 @@ public final class Psrefs {
   static final int FRAME_TARGET = 1;
   static final int FRAME_RET = 2;
 
+  /** The start of {@code psref_target_destroy}: its KASSERTs, then {@code prt_draining}. */
+  private static void beginDestroy(PsrefTarget target, PsrefClass cls) {
+    if (Kassert.DIAGNOSTIC) {
+      assertClass(target, cls, 412);
+      Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
+          "psref target already destroyed: %p", target);
+    }
+    target.prtDraining = true;
+    Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
+  }
+
   /** The end of {@code psref_target_destroy}: no CPU held {@code target} in the last round. */
   private static void markDestroyed(PsrefTarget target, PsrefClass cls) {
     target.prtClass = null;
@@ -387,13 +392,7 @@ public final class Psrefs {
     Lwp l = Lwp.current();
     PsrefTarget[] left = targets.toArray(new PsrefTarget[0]);
     for (PsrefTarget target : left) {
-      if (Kassert.DIAGNOSTIC) {
-        assertClass(target, cls, 412);
-        Kassert.kassertMsg(!target.prtDraining, "!target->prt_draining", FILE, 417,
-            "psref target already destroyed: %p", target);
-      }
-      target.prtDraining = true;
-      Trace.record(PSREF_DESTROY_START, Kaddr.of(target), Kaddr.of(cls));
+      beginDestroy(target, cls);
     }
     int frameAddr = l.stack().depth();
     int n = left.length;
