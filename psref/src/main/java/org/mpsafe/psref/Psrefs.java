@@ -384,7 +384,8 @@ public final class Psrefs {
    * Targets found unheld are destroyed at once; the rest wait on the class's cv (one tick at
    * most, as psref_target_destroy does) for the next round. Not NetBSD's: a batch user (the
    * rt_free thread with RtLookup.PSERIALIZE) would call psref_target_destroy in a loop there.
-   * Same caller rules as {@link #targetDestroy}, for every target. May sleep.
+   * Same caller rules as {@link #targetDestroy}, for every target. One JFR {@code Destroy}
+   * event covers the batch ({@code target} = "N targets"). May sleep.
    */
   public static void targetDestroyAll(List<PsrefTarget> targets, PsrefClass cls) {
     checkLive(cls, "psref_target_destroy");
@@ -395,9 +396,13 @@ public final class Psrefs {
       beginDestroy(target, cls);
     }
     int frameAddr = l.stack().depth();
+    PsrefEvents.Destroy ev = new PsrefEvents.Destroy();
+    ev.begin();
     int n = left.length;
+    int rounds = 0;
     while (n > 0) {
       boolean[] held = psreffedAll(left, n, cls);
+      rounds++;
       int k = 0;
       for (int i = 0; i < n; i++) {
         if (held[i]) {
@@ -412,6 +417,14 @@ public final class Psrefs {
         cls.prcCv.timedwait(cls.prcLock, 1);
         cls.prcLock.exit();
       }
+    }
+    ev.end();
+    if (ev.shouldCommit()) {
+      ev.cls = cls.name;
+      ev.target = targets.size() == 1
+          ? String.valueOf(targets.get(0)) : targets.size() + " targets";
+      ev.rounds = rounds;
+      ev.commit();
     }
     reuseDeadFrame(l, frameAddr);
   }
