@@ -10,7 +10,9 @@
  * edge that lets per-CPU data (psref lists, percpu, evcnt, the trace ring, the IPL) be plain
  * fields. Blocking ({@link org.mpsafe.kern.KMutex}, {@link org.mpsafe.kern.KCondvar},
  * {@link org.mpsafe.kern.KRwlock}, {@code kpause}) gives the CPU up; a bound LWP comes back to
- * its own CPU, an unbound one to any. Softints run in bound LWPs at softint priority and take
+ * its own CPU, an unbound one to any; a host thread waiting for its CPU spins briefly before it
+ * parks ({@link org.mpsafe.kern.HandoffSpin}), and a busy-wait yields its host core after a few
+ * pauses, since the machine may have more busy LWPs than the host has cores. Softints run in bound LWPs at softint priority and take
  * the CPU at preemption points when the IPL allows — which is how softnet delays an
  * {@code xcall/N} thread, the window of PR kern/51632. KASSERT/panic print NetBSD's text and
  * stop every CPU; shutdown joins every thread. With the {@link org.mpsafe.kern.Deterministic}
