@@ -127,12 +127,7 @@ public final class Kern {
 
   /** {@link #splx(int)} for a caller that already holds {@code l == curlwp}. */
   public static void splx(Lwp l, int s) {
-    Cpu c = l.cpu;
-    int old = c.ipl;
-    c.ipl = s;
-    if (s < old) {
-      preemptPoint(l);
-    }
+    splx(l, l.cpu, s);
   }
 
   /** {@link #splx(int)} for {@code l == curlwp} on {@code c == curcpu()}, read by a hot path. */

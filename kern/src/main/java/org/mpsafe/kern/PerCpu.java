@@ -53,7 +53,7 @@ public final class PerCpu<T> {
     return (T) slots[l.cpu.index()];
   }
 
-  /** {@link #getref()} for {@code l == curlwp} on {@code c == curcpu()}, both read by the caller. */
+  /** {@link #getref()} for {@code l == curlwp} on {@code c == curcpu()}, read by the caller. */
   @SuppressWarnings("unchecked")
   public T getref(Lwp l, Cpu c) {
     l.nopreempt++;
@@ -80,8 +80,8 @@ public final class PerCpu<T> {
     }
     int old = c.ipl;
     c.ipl = s;
-    if ((n == 0 || s < old) && c.wantPri > l.pri) {
-      l.machine().sched.preempt(l, false);
+    if (n == 0 || s < old) {
+      Kern.preemptPoint(l, c);
     }
   }
 

@@ -96,7 +96,8 @@ class HandoffSpinTest {
   void theDeterministicMachineNeverSpins() {
     try (Machine m = Machine.boot(MachineConfig.of(2)
         .withOption(HandoffSpin.OPTION, MINUTE)
-        .withOption(Deterministic.OPTION, Deterministic.of(1, Deterministic.Strategy.parse("random"))))) {
+        .withOption(Deterministic.OPTION,
+            Deterministic.of(1, Deterministic.Strategy.parse("random"))))) {
       assertEquals(0, m.spin.budgetNanos());
     }
   }

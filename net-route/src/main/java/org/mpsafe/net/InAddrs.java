@@ -284,8 +284,8 @@ public final class InAddrs {
   /** {@code ifa_remove}: wait out readers, then holders. */
   private void ifaRemove(Ifaddr ia) {
     Kassert.kassert(inIfaddrLock.owned(), "mutex_owned(&in_ifaddr_lock)", "sys/net/if.c", 1815);
-    Kassert.kassertMsg(!net.rt.rtFreeWq.pendingThrough(ia), "!rt_free_pending(ifa)", RtFree.NOTES, 0,
-        "R2: ifa_remove of %s while a route through it waits for rt_free", ia);
+    Kassert.kassertMsg(!net.rt.rtFreeWq.pendingThrough(ia), "!rt_free_pending(ifa)",
+        RtFree.NOTES, 0, "R2: ifa_remove of %s while a route through it waits for rt_free", ia);
     ifnetPsz.perform();
     Psrefs.targetDestroy(ia.ifaPsref, ifaPsrefClass);
     ifaDestroys.incrementAndGet();

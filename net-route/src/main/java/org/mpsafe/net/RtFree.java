@@ -48,12 +48,11 @@ import org.mpsafe.psref.Psrefs;
  * psref_target_destroy does; the batch only shares the rounds.
  *
  * What the deferral changes for callers, and how it is kept safe:
- *  - in_purgeaddr used to find its routes freed (their psrefs drained) when rtinit returned,
- *    and ip_forward relies on that: it takes an ifaddr psref on rt_ifa of a route it holds,
- *    and for the address's own routes skips the IFA_DESTROYING check's race because the
- *    route's drain ended every such forwarder before ifa_remove (IpInput notes). So
- *    in_purgeaddr now waits (waitFor, a workqueue_wait) before ifa_remove, and ifa_remove
- *    asserts R2.
+ *  - ip_forward takes an ifaddr psref on rt_ifa of a route it holds, and for the address's
+ *    own routes relies on the routes' drains having ended every such forwarder before
+ *    ifa_remove (IpInput notes). A deferred free would not have drained them when rtinit
+ *    returns, so in_purgeaddr waits for the queue (waitFor, a workqueue_wait) before
+ *    ifa_remove, and ifa_remove asserts R2.
  *  - the queue is bounded (R3): a deleter in thread context waits while RT_FREE_QUEUE_MAX
  *    routes are queued, so a changer faster than the rt_free thread is slowed, not fed memory.
  *  - NetStack.destroy waits (drain) before psref_class_destroy, as before.
@@ -77,7 +76,7 @@ import org.mpsafe.psref.Psrefs;
  *   batch           rt_free thread                   it; pendingThrough    rtFreeLock for writes
  *   queued, done    rt_free callers / rt_free thread waiters (drain)       rtFreeLock
  *   ia.rtFreeWaited waitFor                          thread-context free   rtFreeLock
- *   rt.unlinkPsz    RTM_DELETE (once)                destroy               rt_lock, then queue hand-off
+ *   rt.unlinkPsz    RTM_DELETE (once)                destroy               rt_lock, then hand-off
  *   barriersStarted barrier()                        unpublish, tests      atomic
  * </pre>
  */
@@ -91,8 +90,6 @@ final class RtFree {
   private final RouteTable rt;
   /** {@link RtLookup#PSERIALIZE}: the barrier before each drain (R1); null with RWLOCK. */
   private final Pserialize rtPsz;
-  /** {@link RtLookup#PSERIALIZE}: thread-context rt_free queues too ("Batched rt_free"). */
-  private final boolean batched;
   /** The {@code pserialize_perform} calls begun, each counted before it starts (R1). */
   private final AtomicLong barriersStarted = new AtomicLong();
   /** {@code rt_free_global.lock}; also the lock of the refcount waiters' cv. */
@@ -119,8 +116,12 @@ final class RtFree {
   RtFree(Machine m, RouteTable rt, Pserialize rtPsz) {
     this.rt = rt;
     this.rtPsz = rtPsz;
-    this.batched = rtPsz != null;
     m.kthreadCreate(Pri.PRI_KNET, Machine.KTHREAD_MPSAFE, null, this::worker, "rt_free");
+  }
+
+  /** {@link RtLookup#PSERIALIZE}: thread-context rt_free queues too ("Batched rt_free"). */
+  private boolean batched() {
+    return rtPsz != null;
   }
 
   /**
@@ -132,7 +133,7 @@ final class RtFree {
   void free(Rtentry r) {
     Kassert.kassert(r.refcnt.get() > 0, "rt->rt_refcnt > 0", FILE, 640);
     if (!Kern.cpuSoftintrP()) {
-      if (batched && defer(r)) {
+      if (batched() && defer(r)) {
         return;
       }
       r.refcnt.decrementAndGet();
@@ -254,7 +255,7 @@ final class RtFree {
       while (queue.isEmpty()) {
         work.await(rtFreeLock);
       }
-      if (batched) {
+      if (batched()) {
         workBatch();
         continue;
       }
@@ -272,7 +273,8 @@ final class RtFree {
   /**
    * One run of the rt_free thread with {@link RtLookup#PSERIALIZE}: takes every queued route,
    * waits for their refcounts, performs one pserialize barrier for all of them (R1), then
-   * drains their psref targets together and frees each. Entered with rtFreeLock held and a non-empty queue; returns without it.
+   * drains their psref targets together and frees each. Entered with rtFreeLock held and a
+   * non-empty queue; returns without it.
    */
   private void workBatch() {
     batch.addAll(queue);
@@ -326,7 +328,7 @@ final class RtFree {
    * (IFA_DESTROYING set, so no route through {@code ia} can be added); thread context; may sleep.
    */
   void waitFor(Ifaddr ia) {
-    if (!batched) {
+    if (!batched()) {
       return;
     }
     rtFreeLock.enter();
@@ -340,7 +342,7 @@ final class RtFree {
    * (R2); always false with RWLOCK. Only inside assertions.
    */
   boolean pendingThrough(Ifaddr ia) {
-    if (!batched) {
+    if (!batched()) {
       return false;
     }
     rtFreeLock.enter();

@@ -83,6 +83,15 @@ import org.mpsafe.xcall.Xcall;
  * acquire / unknown release; l_psrefs counting. The use-after-return detector rides on the
  * xcall's arg2 (unused by psreffed_p_xc in C, NULL there): it changes no ordering.
  *
+ * Not NetBSD's, for batch users: targetDestroyAll destroys several targets of one class with
+ * one psreffed_p round for all that are still draining (P.target and P.ret hold arrays; the
+ * dead frame and the detector apply as to psreffed_p). P2 and P3 hold per target: all are set
+ * draining first, and each is destroyed after the first round in which no CPU held it.
+ *
+ * Hot path (acquire): curcpu() is read once and handed down, and percpu_putref + splx are one
+ * step (PerCpu.putrefSplx) with one preemption check on the host-scheduled machine; the
+ * deterministic machine keeps both points, so its schedules are those of the two calls.
+ *
  * Line numbers in messages follow the reporter's tree of the PR (1.4 plus psref_target_wait),
  * where _psref_held's class assertion is line 485.
  * </pre>

@@ -17,7 +17,8 @@ class SoftnetPurgeifCliTest {
   @Test
   void buggyHangsWithTheSoftintOnSoftnetLockHeldByTheDestroyer(@TempDir Path dir)
       throws Exception {
-    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "buggy", 1, "40s", "hang");
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "buggy",
+        1, "40s", "hang");
     CliTestSupport.Result r = run.result();
     assertTrue(r.out().startsWith("mpsafe repro: bug=softnet-purgeif variant=buggy"), r::out);
     assertTrue(r.out().matches("(?s).*\nhang: lwp softnet/\\d blocked on softnet_lock for \\d+ "
@@ -38,8 +39,8 @@ class SoftnetPurgeifCliTest {
 
   @Test
   void fixedRunsClean(@TempDir Path dir) throws Exception {
-    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "fixed", 1, "2s", "clean");
-    CliTestSupport.Result r = run.result();
+    CliTestSupport.Run run = CliTestSupport.reproExpect(dir, "softnet-purgeif", "fixed",
+        1, "2s", "clean");
     JsonNode j = run.json();
     assertEquals("clean", j.get("outcome").asText());
     assertTrue(j.get("counters").get("ifa_destroys").asLong() > 0, j::toString);
